@@ -1,0 +1,40 @@
+package store
+
+import "strconv"
+
+// keys builds every Redis key of the message plane from one prefix. Hash
+// tags keep a conversation's keys ({c:<conv>}) and a user's keys ({u:<id>})
+// each in one cluster slot, so every script touches a single slot. The
+// names are the operator's contract: README.md lists them for redis-cli.
+type keys struct{ prefix string }
+
+func (k keys) conv(kind, conv string) string { return k.prefix + kind + ":{c:" + conv + "}" }
+
+func (k keys) seq(conv string) string     { return k.conv("seq", conv) }
+func (k keys) hist(conv string) string    { return k.conv("hist", conv) }
+func (k keys) pair(conv string) string    { return k.conv("pair", conv) }
+func (k keys) members(conv string) string { return k.conv("members", conv) }
+
+// ver counts revocations of the conversation's pair or members key; a
+// rebuild from SQL writes only if it did not change meanwhile.
+func (k keys) ver(conv string) string { return k.conv("ver", conv) }
+
+func (k keys) cid(conv string, from UserID, clientID string) string {
+	return k.conv("cid", conv) + ":" + strconv.FormatInt(int64(from), 10) + ":" + clientID
+}
+
+// userTag is the user's hash tag, "{u:<id>}"; scripts build device keys
+// from the prefix and this tag.
+func userTag(u UserID) string { return "{u:" + strconv.FormatInt(int64(u), 10) + "}" }
+
+func (k keys) user(kind string, u UserID) string { return k.prefix + kind + ":" + userTag(u) }
+
+func (k keys) evid(u UserID) string    { return k.user("evid", u) }
+func (k keys) devices(u UserID) string { return k.user("devices", u) }
+func (k keys) unread(u UserID) string  { return k.user("unread", u) }
+
+func (k keys) inbox(u UserID, dev string) string    { return k.user("inbox", u) + ":" + dev }
+func (k keys) inflight(u UserID, dev string) string { return k.user("inflight", u) + ":" + dev }
+func (k keys) pollgen(u UserID, dev string) string  { return k.user("pollgen", u) + ":" + dev }
+
+func (k keys) session(token string) string { return k.prefix + "session:" + token }

@@ -1,0 +1,22 @@
+-- history: a page of a conversation's messages, oldest first, with the
+-- right-to-read check for groups. hist is newest first and contiguous in
+-- seq (INCR and LPUSH happen in one script), so index = last seq - seq.
+-- KEYS: seq, hist, members (groups; any same-slot key for direct)
+-- ARGV: kind (direct | members), uid, before (0: from the newest), limit
+-- Returns {'ok', last seq, has_more (1/0), msg...}, {'nokey'} or {'forbidden'}.
+if ARGV[1] == 'members' then
+  if redis.call('EXISTS', KEYS[3]) == 0 then return {'nokey'} end
+  if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'forbidden'} end
+end
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local before, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+if before <= 0 or before > cur + 1 then before = cur + 1 end
+local start = cur + 1 - before
+local len = redis.call('LLEN', KEYS[2])
+if limit <= 0 or before <= 1 or start >= len then return {'ok', cur, 0} end
+local items = redis.call('LRANGE', KEYS[2], start, start + limit - 1)
+local more = 0
+if start + #items < len then more = 1 end
+local out = {'ok', cur, more}
+for i = #items, 1, -1 do out[#out + 1] = items[i] end
+return out

@@ -1,0 +1,69 @@
+-- Shared helpers, prepended to every script that touches a user's slot.
+-- Device keys are built here from the prefix (ARGV kp) and the user's hash
+-- tag (ARGV ut, "{u:<id>}"), so they always share the user's slot.
+local WAKE = '~wake'
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function dkey(kp, ut, kind, dev)
+  return kp .. kind .. ':' .. ut .. ':' .. dev
+end
+
+-- drop removes a device and its lists; its next poll answers resync.
+local function drop(kp, ut, devices, dev)
+  redis.call('DEL', dkey(kp, ut, 'inbox', dev), dkey(kp, ut, 'inflight', dev), dkey(kp, ut, 'pollgen', dev))
+  redis.call('ZREM', devices, dev)
+end
+
+-- prune drops every device unseen for ttl ms.
+local function prune(kp, ut, devices, now, ttl)
+  local dead = redis.call('ZRANGEBYSCORE', devices, '-inf', '(' .. (now - ttl))
+  for _, dev in ipairs(dead) do drop(kp, ut, devices, dev) end
+end
+
+-- cap_devices keeps the newest max devices, dropping the least recently seen.
+local function cap_devices(kp, ut, devices, max)
+  local n = redis.call('ZCARD', devices)
+  if n > max then
+    local old = redis.call('ZRANGE', devices, 0, n - max - 1)
+    for _, dev in ipairs(old) do drop(kp, ut, devices, dev) end
+  end
+end
+
+-- event_id reads the id at the head of an event ('{"id":N,...'); nil for a
+-- wake marker.
+local function event_id(ev)
+  local id = string.match(ev, '^{"id":(%d+)')
+  if id then return tonumber(id) end
+  return nil
+end
+
+-- push gives the next event id to payload and pushes it onto the inbox of
+-- every live device except skip. An inbox at cap drops its device instead
+-- of trimming, so the device learns (resync) that it missed events.
+-- Returns the event id, or 0 when no device took it.
+local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
+  prune(kp, ut, devices, now, ttl)
+  local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
+  local id, ev = 0, nil
+  for i = 1, #devs, 2 do
+    local dev = devs[i]
+    if dev ~= skip then
+      local inbox = dkey(kp, ut, 'inbox', dev)
+      if redis.call('LLEN', inbox) >= cap then
+        drop(kp, ut, devices, dev)
+      else
+        if id == 0 then
+          id = redis.call('INCR', evid)
+          ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
+        end
+        redis.call('LPUSH', inbox, ev)
+        redis.call('PEXPIREAT', inbox, tonumber(devs[i + 1]) + ttl)
+      end
+    end
+  end
+  return id
+end

@@ -1,0 +1,53 @@
+-- send: the one script on a conversation's slot that stores a message.
+-- KEYS: seq, hist, auth (pair or members), cid record
+-- ARGV: conv, from, to, type, body (JSON string), client_id, client_id
+--       (JSON string), history cap, cid ttl s, auth kind (pair | members)
+-- Returns {status, msg, delivered, members, done}: status is new, dup,
+-- nokey (rebuild auth from SQL and call again) or forbidden.
+local conv, from = ARGV[1], ARGV[2]
+local members = {}
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'nokey'} end
+if ARGV[10] == 'members' then
+  if redis.call('SISMEMBER', KEYS[3], from) == 0 then return {'forbidden'} end
+  members = redis.call('SMEMBERS', KEYS[3])
+end
+
+local cid = ARGV[6]
+if cid ~= '' then
+  local rec = redis.call('HGETALL', KEYS[4])
+  if #rec > 0 then
+    local f, done = {}, {}
+    for i = 1, #rec, 2 do
+      f[rec[i]] = rec[i + 1]
+      if string.sub(rec[i], 1, 2) == 'd:' then done[#done + 1] = string.sub(rec[i], 3) end
+    end
+    if f['msg'] then return {'dup', f['msg'], '0', members, done} end
+    -- Delivered long ago: the record keeps only the seq; history has the rest.
+    local seq = tonumber(f['seq'])
+    local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+    local msg = redis.call('LINDEX', KEYS[2], cur - seq) or ''
+    return {'dup', msg, '1', members, done, tostring(seq)}
+  end
+end
+
+local seq = redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local ts = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- ts follows seq even if Redis's clock steps back (failover, NTP).
+local prev = redis.call('LINDEX', KEYS[2], 0)
+if prev then
+  local p = tonumber(string.match(prev, '"ts":(%d+)'))
+  if p and p > ts then ts = p end
+end
+local msg = '{"conv":"' .. conv .. '","seq":' .. string.format('%d', seq) ..
+  ',"from":' .. from .. ',"to":' .. ARGV[3] .. ',"type":"' .. ARGV[4] ..
+  '","body":' .. ARGV[5] .. ',"ts":' .. string.format('%d', ts)
+if cid ~= '' then msg = msg .. ',"client_id":' .. ARGV[7] end
+msg = msg .. '}'
+redis.call('LPUSH', KEYS[2], msg)
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[8]) - 1)
+if cid ~= '' then
+  redis.call('HSET', KEYS[4], 'seq', seq, 'msg', msg)
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
+end
+return {'new', msg, '0', members, {}}

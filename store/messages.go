@@ -1,0 +1,246 @@
+package store
+
+import (
+	"errors"
+
+	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/redis/go-redis/v9"
+	"strconv"
+)
+
+// Outgoing is a message to send. From comes from the session, never from
+// the request.
+type Outgoing struct {
+	From       UserID
+	FromDevice string // the sending device: it gets the answer, not a poll copy
+	Conv       Conv
+	To         int64 // the friend's user id or the group id
+	Body       string
+	ClientID   string // optional; makes a retry safe
+}
+
+// Sent is the outcome of a send: the stored message as the API shows it.
+type Sent struct {
+	Message   json.RawMessage
+	Duplicate bool // an earlier send with the same client_id
+}
+
+const maxRebuilds = 3
+
+func (p *Plane) authKey(c Conv) (key, kind string) {
+	if c.IsGroup() {
+		return p.k.members(c.String()), "members"
+	}
+	return p.k.pair(c.String()), "pair"
+}
+
+// Send stores a message and delivers it to every recipient's devices and
+// the sender's other devices. The right to write is checked in Redis (the
+// pair or members key); SQL is asked only when that key is missing.
+//
+// A failure answers ErrUnavailable; with a client_id, a retry finishes the
+// delivery and answers the first message (Duplicate), so an answered send
+// always reaches every recipient. Not allowed: ErrNotFriends or
+// ErrNotMember, whether or not the target exists.
+func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
+	conv := m.Conv.String()
+	authKey, kind := p.authKey(m.Conv)
+	body, err := json.Marshal(m.Body)
+	if err != nil {
+		return Sent{}, fmt.Errorf("encode body: %w", err)
+	}
+	cidJSON := []byte(`""`)
+	if m.ClientID != "" {
+		if cidJSON, err = json.Marshal(m.ClientID); err != nil {
+			return Sent{}, fmt.Errorf("encode client_id: %w", err)
+		}
+	}
+	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID)}
+	args := []any{conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
+		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind}
+
+	var res []any
+	for attempt := 0; ; attempt++ {
+		v, err := p.run(ctx, p.s.send, keys, args...)
+		if err != nil {
+			return Sent{}, unavailable("send", err)
+		}
+		res, _ = v.([]any)
+		if len(res) == 0 {
+			return Sent{}, unavailable("send", fmt.Errorf("unexpected reply %v", v))
+		}
+		if res[0] != "nokey" {
+			break
+		}
+		if attempt == maxRebuilds {
+			return Sent{}, unavailable("send", fmt.Errorf("rights of %s kept changing", conv))
+		}
+		if ok, err := p.rebuild(ctx, m.Conv, m.From); err != nil {
+			return Sent{}, err
+		} else if !ok {
+			return Sent{}, m.forbidden()
+		}
+	}
+	switch res[0] {
+	case "forbidden":
+		return Sent{}, m.forbidden()
+	case "new", "dup":
+	default:
+		return Sent{}, unavailable("send", fmt.Errorf("unexpected status %v", res[0]))
+	}
+
+	msg, _ := res[1].(string)
+	dup := res[0] == "dup"
+	if dup && res[2] == "1" {
+		// Delivered long ago; only the seq was kept.
+		if msg == "" && len(res) > 5 {
+			seq, _ := strconv.ParseInt(fmt.Sprint(res[5]), 10, 64)
+			b, _ := json.Marshal(Message{Conv: conv, Seq: seq, From: m.From, To: m.To, Type: m.typ(), ClientID: m.ClientID})
+			msg = string(b)
+		}
+		return Sent{Message: json.RawMessage(msg), Duplicate: true}, nil
+	}
+
+	recipients := m.recipients(res[3])
+	doneSet := map[string]bool{}
+	for _, d := range asStrings(res[4]) {
+		doneSet[d] = true
+	}
+	payload := make([]byte, 0, len(msg)+32)
+	payload = append(append(append(payload, `{"type":"message","message":`...), msg...), '}')
+	seq := seqOf(msg)
+	var ds []Delivery
+	for _, r := range recipients {
+		if doneSet[itoa(int64(r))] {
+			continue
+		}
+		d := Delivery{To: r, Payload: payload, Conv: conv, Seq: seq, Unread: r != m.From}
+		if r == m.From {
+			d.SkipDevice = m.FromDevice
+		}
+		ds = append(ds, d)
+	}
+	cidKey := p.k.cid(conv, m.From, m.ClientID)
+	done, err := p.Publish(ctx, ds)
+	if err != nil {
+		if m.ClientID != "" && len(done) > 0 {
+			// Remember who has it, so the retry delivers only to the rest.
+			fields := make([]any, 0, 2*len(done))
+			for _, u := range done {
+				fields = append(fields, "d:"+itoa(int64(u)), 1)
+			}
+			p.rdb.HSet(ctx, cidKey, fields...) // best effort: a lost mark means a repeat, which clients drop
+		}
+		return Sent{}, err
+	}
+	if m.ClientID != "" {
+		if _, err := p.run(ctx, p.s.cidDone, []string{cidKey}); err != nil {
+			return Sent{}, unavailable("finish send", err)
+		}
+	}
+	return Sent{Message: json.RawMessage(msg), Duplicate: dup}, nil
+}
+
+func (m Outgoing) typ() string {
+	if m.Conv.IsGroup() {
+		return TypeGroup
+	}
+	return TypeSingle
+}
+
+func (m Outgoing) forbidden() error {
+	if m.Conv.IsGroup() {
+		return ErrNotMember
+	}
+	return ErrNotFriends
+}
+
+// recipients are the people whose devices get the message: the friend and
+// the sender, or every member (the sender among them).
+func (m Outgoing) recipients(members any) []UserID {
+	if !m.Conv.IsGroup() {
+		return []UserID{m.Conv.Other(m.From), m.From}
+	}
+	ids := asStrings(members)
+	out := make([]UserID, 0, len(ids))
+	for _, s := range ids {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			out = append(out, UserID(n))
+		}
+	}
+	return out
+}
+
+func asStrings(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// seqOf reads "seq" from a message the send script built.
+func seqOf(msg string) int64 {
+	var m struct {
+		Seq int64 `json:"seq"`
+	}
+	json.Unmarshal([]byte(msg), &m)
+	return m.Seq
+}
+
+// rebuild restores a missing pair or members key from SQL and reports
+// whether u may write in c. A revoke that runs meanwhile makes the rebuild
+// read SQL again rather than cache a right that was just withdrawn.
+func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
+	conv := c.String()
+	authKey, kind := p.authKey(c)
+	for attempt := 0; attempt < maxRebuilds; attempt++ {
+		ver, err := p.rdb.Get(ctx, p.k.ver(conv)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, unavailable("read version", err)
+		}
+		if ver == "" {
+			ver = "0"
+		}
+		args := []any{kind, ver}
+		allowed := false
+		if c.IsGroup() {
+			ids, err := p.access.MemberIDs(ctx, c.Group)
+			if err != nil {
+				return false, err
+			}
+			if len(ids) == 0 {
+				return false, nil // no such group: nothing to cache
+			}
+			for _, id := range ids {
+				args = append(args, int64(id))
+				allowed = allowed || id == u
+			}
+		} else {
+			if !c.Has(u) {
+				return false, nil
+			}
+			ok, err := p.access.AreFriends(ctx, c.Lo, c.Hi)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				return false, nil
+			}
+			allowed = true
+		}
+		v, err := p.run(ctx, p.s.rebuild, []string{authKey, p.k.ver(conv)}, args...)
+		if err != nil {
+			return false, unavailable("rebuild rights", err)
+		}
+		if n, _ := v.(int64); n == 1 {
+			return allowed, nil
+		}
+	}
+	return false, unavailable("rebuild rights", fmt.Errorf("rights of %s kept changing", conv))
+}

@@ -1,0 +1,104 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"webchat/store"
+	"webchat/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// fakeAccess answers rights from maps, for plane tests without SQL.
+type fakeAccess struct {
+	friends map[[2]store.UserID]bool
+	members map[store.GroupID][]store.UserID
+}
+
+func (f *fakeAccess) AreFriends(_ context.Context, a, b store.UserID) (bool, error) {
+	if a > b {
+		a, b = b, a
+	}
+	return f.friends[[2]store.UserID{a, b}], nil
+}
+
+func (f *fakeAccess) MemberIDs(_ context.Context, g store.GroupID) ([]store.UserID, error) {
+	return f.members[g], nil
+}
+
+func newPlane(t *testing.T, o store.PlaneOptions) (*store.Plane, *redis.Client, *fakeAccess) {
+	t.Helper()
+	srv := storetest.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	o.Prefix = storetest.Prefix(t)
+	acc := &fakeAccess{friends: map[[2]store.UserID]bool{}, members: map[store.GroupID][]store.UserID{}}
+	return store.NewPlane(rdb, rdb, acc, o), rdb, acc
+}
+
+func TestPlaneSendPollAck(t *testing.T) {
+	ctx := context.Background()
+	p, _, acc := newPlane(t, store.PlaneOptions{})
+	acc.friends[[2]store.UserID{1, 2}] = true
+	if err := p.RegisterDevice(ctx, 2, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	conv := store.DirectConv(1, 2)
+	for i := range 3 {
+		s, err := p.Send(ctx, store.Outgoing{From: 1, FromDevice: "a1", Conv: conv, To: 2, Body: fmt.Sprint("hi ", i), ClientID: fmt.Sprint("c", i)})
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		var m store.Message
+		if err := json.Unmarshal(s.Message, &m); err != nil {
+			t.Fatalf("message %s: %v", s.Message, err)
+		}
+		if m.Seq != int64(i+1) || m.From != 1 || m.To != 2 || m.Type != "single" || m.TS == 0 {
+			t.Fatalf("message %d = %+v", i, m)
+		}
+	}
+	st, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != store.PollEvents || len(st.Events) != 3 {
+		t.Fatalf("poll = %+v", st)
+	}
+	last := store.EventID(st.Events[2])
+	// Not acknowledged: answered again.
+	st2, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart)
+	if err != nil || len(st2.Events) != 3 {
+		t.Fatalf("re-poll = %+v, %v", st2, err)
+	}
+	st3, err := p.Poll(ctx, 2, "b1", last, 0, store.PollStart)
+	if err != nil || st3.Outcome != store.PollEmpty {
+		t.Fatalf("after ack = %+v, %v", st3, err)
+	}
+	// Retry with the same client_id answers the first message.
+	s, err := p.Send(ctx, store.Outgoing{From: 1, Conv: conv, To: 2, Body: "other", ClientID: "c0"})
+	if err != nil || !s.Duplicate {
+		t.Fatalf("dup = %+v, %v", s, err)
+	}
+	msgs, more, err := p.History(ctx, 1, conv, 0, 2)
+	if err != nil || len(msgs) != 2 || !more {
+		t.Fatalf("history = %d %v %v", len(msgs), more, err)
+	}
+	woke := make(chan bool)
+	go func() {
+		ok, _ := p.Wait(ctx, 2, "b1", 5*time.Second)
+		woke <- ok
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := p.Send(ctx, store.Outgoing{From: 1, Conv: conv, To: 2, Body: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if !<-woke {
+		t.Fatal("wait did not wake")
+	}
+}

@@ -1,0 +1,66 @@
+package store
+
+import "context"
+
+// GrantPair writes a new friendship through to Redis after the SQL commit.
+func (p *Plane) GrantPair(ctx context.Context, a, b UserID) error {
+	key, kind := p.authKey(DirectConv(a, b))
+	if _, err := p.run(ctx, p.s.grant, []string{key}, kind, 0); err != nil {
+		return unavailable("grant friendship", err)
+	}
+	return nil
+}
+
+// GrantMember writes a new member through to an existing members key after
+// the SQL commit; a missing key is rebuilt from SQL on its next use.
+func (p *Plane) GrantMember(ctx context.Context, g GroupID, u UserID) error {
+	key, kind := p.authKey(GroupConv(g))
+	if _, err := p.run(ctx, p.s.grant, []string{key}, kind, int64(u)); err != nil {
+		return unavailable("grant membership", err)
+	}
+	return nil
+}
+
+// InitGroup creates a new group's members key with its owner.
+func (p *Plane) InitGroup(ctx context.Context, g GroupID, owner UserID) error {
+	if err := p.rdb.SAdd(ctx, p.k.members(GroupConv(g).String()), int64(owner)).Err(); err != nil {
+		return unavailable("init group", err)
+	}
+	return nil
+}
+
+// Revoke withdraws u's right to write in c (the friendship of a direct
+// conversation, u's membership of a group) around commit, the SQL change:
+// before it, so no node lets u write once commit may have happened, and
+// again after it, so a rebuild that read SQL meanwhile cannot bring the
+// right back. If commit fails the key is dropped whole, to be rebuilt from
+// SQL, since it may no longer match. commit reports whether the group is
+// gone, to drop its history too.
+//
+// If Redis fails before commit, commit is not called: nothing changes.
+func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(context.Context) (gone bool, err error)) error {
+	conv := c.String()
+	key, _ := p.authKey(c)
+	kind := "pair"
+	if c.IsGroup() {
+		kind = "member"
+	}
+	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv)}
+	if _, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), 0); err != nil {
+		return unavailable("revoke", err)
+	}
+	gone, err := commit(ctx)
+	if err != nil {
+		p.run(ctx, p.s.revoke, keys, "all", int64(u), 0) // best effort: the right was already withdrawn above
+		return err
+	}
+	drop := 0
+	if gone {
+		drop, kind = 1, "all"
+	}
+	// The pre-commit revoke already withdrew the right; this one only
+	// closes the window for a concurrent rebuild, so its failure is not
+	// the caller's.
+	p.run(ctx, p.s.revoke, keys, kind, int64(u), drop)
+	return nil
+}
