@@ -71,6 +71,19 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		if len(res) == 0 {
 			return Sent{}, unavailable("send", fmt.Errorf("unexpected reply %v", v))
 		}
+		if res[0] == "forbidden" && m.Conv.IsGroup() && attempt < maxRebuilds {
+			// A members key left stale by a failed write-through would
+			// refuse a member for good: ask SQL, and drop the key if it is
+			// wrong (the next attempt rebuilds it). SQL only on refusal.
+			if ok, err := p.isMember(ctx, m.Conv.Group, m.From); err != nil {
+				return Sent{}, err
+			} else if ok {
+				if err := p.invalidate(ctx, m.Conv); err != nil {
+					return Sent{}, err
+				}
+				continue
+			}
+		}
 		if res[0] != "nokey" {
 			break
 		}
@@ -243,4 +256,28 @@ func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 		}
 	}
 	return false, unavailable("rebuild rights", fmt.Errorf("rights of %s kept changing", conv))
+}
+
+func (p *Plane) isMember(ctx context.Context, g GroupID, u UserID) (bool, error) {
+	ids, err := p.access.MemberIDs(ctx, g)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if id == u {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// invalidate drops a conversation's rights key, to be rebuilt from SQL.
+func (p *Plane) invalidate(ctx context.Context, c Conv) error {
+	conv := c.String()
+	key, _ := p.authKey(c)
+	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv)}
+	if _, err := p.run(ctx, p.s.revoke, keys, "all", 0, 0); err != nil {
+		return unavailable("invalidate rights", err)
+	}
+	return nil
 }

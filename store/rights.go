@@ -51,7 +51,7 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 	}
 	gone, err := commit(ctx)
 	if err != nil {
-		p.run(ctx, p.s.revoke, keys, "all", int64(u), 0) // best effort: the right was already withdrawn above
+		p.invalidate(ctx, c) // best effort: the right was already withdrawn above
 		return err
 	}
 	drop := 0

@@ -1,0 +1,200 @@
+// Command webchat runs one webchat gateway node. Configuration comes from
+// the environment or the equivalent flags (webchat -h lists them).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"webchat/gateway"
+	"webchat/store"
+	"webchat/ui"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "webchat:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts a node and serves until ctx is done, then drains and stops.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	if cfg.NodeName != "" {
+		logger = logger.With("node", cfg.NodeName)
+	}
+
+	rdb, block, closeRedis, err := openRedis(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	dsn := cfg.DatabaseURL
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("create data folder: %w", err)
+		}
+	}
+	graph, err := store.OpenGraph(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open graph store: %w", err)
+	}
+	defer graph.Close()
+
+	plane := store.NewPlane(rdb, block, graph, store.PlaneOptions{
+		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
+	})
+	if err := plane.LoadScripts(ctx); err != nil {
+		return err
+	}
+	static, err := fs.Sub(ui.Files, "static")
+	if err != nil {
+		return fmt.Errorf("embedded ui: %w", err)
+	}
+	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, cfg.RedisPrefix), static, gateway.Options{
+		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls,
+		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
+		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
+		RateAuth: cfg.RateAuth, TrustedProxies: cfg.TrustedProxies,
+	})
+
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second, // polls extend their own deadline
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Drain: fail readiness, answer waiting polls at once, answer new
+	// requests 503 for a short window so the balancer moves them, then
+	// stop accepting and let in-flight requests (sends) finish.
+	logger.Info("draining", "window", cfg.DrainWindow)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv.Drain(stopCtx)
+	select {
+	case <-time.After(cfg.DrainWindow):
+	case <-stopCtx.Done():
+	}
+	if err := httpSrv.Shutdown(stopCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openRedis returns the command client (no retries: a write script that
+// timed out may have run) and the client for blocking reads of waiting
+// polls (many connections with small buffers).
+func openRedis(ctx context.Context, cfg config, logger *slog.Logger) (rdb, block redis.UniversalClient, closeAll func(), err error) {
+	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second}
+	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: max(cfg.MaxPolls, 1024), ReadBufferSize: 4096, WriteBufferSize: 4096,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second}
+	var stopEmbedded func()
+	switch {
+	case cfg.RedisClusterAddrs != "":
+		addrs := strings.Split(cfg.RedisClusterAddrs, ",")
+		cmdOpts.Addrs, blockOpts.Addrs = addrs, addrs
+		cmdOpts.IsClusterMode, blockOpts.IsClusterMode = true, true
+	case cfg.RedisURL != "":
+		o, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("parse REDIS_URL: %w", err)
+		}
+		for _, u := range []*redis.UniversalOptions{cmdOpts, blockOpts} {
+			u.Addrs, u.DB, u.Username, u.Password, u.TLSConfig = []string{o.Addr}, o.DB, o.Username, o.Password, o.TLSConfig
+		}
+	default:
+		addr, stop, err := startEmbedded()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		stopEmbedded = stop
+		logger.Warn("REDIS_URL is not set: using an in-process Redis. This node is single-node and NOT durable: messages and sessions are lost when it stops. Set REDIS_URL for anything real.")
+		cmdOpts.Addrs, blockOpts.Addrs = []string{addr}, []string{addr}
+	}
+	rdb = redis.NewUniversalClient(cmdOpts)
+	block = redis.NewUniversalClient(blockOpts)
+	closeAll = func() {
+		rdb.Close()
+		block.Close()
+		if stopEmbedded != nil {
+			stopEmbedded()
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	return rdb, block, closeAll, nil
+}
+
+// startEmbedded runs miniredis in-process. miniredis expires keys only
+// when told that time passed, so a ticker tells it every second.
+func startEmbedded() (addr string, stop func(), err error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		return "", nil, fmt.Errorf("start in-process redis: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return m.Addr(), func() { close(done); m.Close() }, nil
+}

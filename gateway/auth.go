@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"webchat/store"
+)
+
+type signupRequest struct {
+	Username    *string `json:"username"`
+	Password    *string `json:"password"`
+	DisplayName *string `json:"display_name"`
+}
+
+type loginRequest struct {
+	Username *string `json:"username"`
+	Password *string `json:"password"`
+}
+
+type userResponse struct {
+	User store.User `json:"user"`
+}
+
+// validUsername reports whether u (lower-cased) is 3–32 of a-z0-9_.
+func validUsername(u string) bool {
+	if len(u) < 3 || len(u) > 32 {
+		return false
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validName checks a display or group name: 1–64 characters, not only
+// white space, no control characters.
+func validName(field, v string, maxLen int) error {
+	if strings.TrimSpace(v) == "" {
+		return badRequest("invalid_field", field+" must not be blank")
+	}
+	if utf8.RuneCountInString(v) > maxLen {
+		return badRequest("invalid_field", field+" must be at most "+itoa(int64(maxLen))+" characters")
+	}
+	if hasControl(v, false) {
+		return badRequest("invalid_field", field+" must not contain control characters")
+	}
+	return nil
+}
+
+// hasControl reports C0 control characters (and DEL); newlines and tabs
+// are allowed where text may span lines.
+func hasControl(s string, multiline bool) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			if multiline && (r == '\n' || r == '\t' || r == '\r') {
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func validPassword(p string) error {
+	if len(p) < 8 {
+		return badRequest("invalid_field", "password must be at least 8 characters")
+	}
+	if len(p) > 72 {
+		return badRequest("invalid_field", "password must be at most 72 bytes")
+	}
+	return nil
+}
+
+// checkAuthRate limits sign-ups and log-ins per client address and, when a
+// username is given, per (username, address), so that nobody can lock
+// another person out from elsewhere.
+func (s *Server) checkAuthRate(r *http.Request, username string) error {
+	addr := s.clientAddr(r)
+	if ok, wait := s.authLimit.allow("a:" + addr); !ok {
+		return &rateLimited{wait}
+	}
+	if username != "" {
+		if ok, wait := s.authLimit.allow("u:" + username + "|" + addr); !ok {
+			return &rateLimited{wait}
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleSignup() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req signupRequest
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := missing("username", req.Username, "password", req.Password, "display_name", req.DisplayName); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		username := strings.ToLower(*req.Username)
+		if !validUsername(username) {
+			s.writeError(w, r, badRequest("invalid_field", "username must be 3–32 of a-z, 0-9 and _"))
+			return
+		}
+		if err := validPassword(*req.Password); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := validName("display_name", *req.DisplayName, 64); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.checkAuthRate(r, ""); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(*req.Password), s.o.BcryptCost)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		u, err := s.graph.CreateUser(r.Context(), username, strings.TrimSpace(*req.DisplayName), hash)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.startSession(r, u.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, userResponse{u})
+	})
+}
+
+// dummyHash makes a log-in for an unknown user cost one bcrypt comparison,
+// like a wrong password, so the answer time does not tell them apart.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("webchat-dummy-password"), bcrypt.MinCost)
+
+func (s *Server) handleLogin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req loginRequest
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := missing("username", req.Username, "password", req.Password); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		username := strings.ToLower(*req.Username)
+		if len(*req.Password) > 72 {
+			s.writeError(w, r, badRequest("invalid_field", "password must be at most 72 bytes"))
+			return
+		}
+		if err := s.checkAuthRate(r, username); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		creds, err := s.graph.UserByUsername(r.Context(), username)
+		if errors.Is(err, store.ErrNotFound) || !validUsername(username) {
+			hash := dummyHash
+			if s.o.BcryptCost > bcrypt.MinCost {
+				hash = s.dummyCostHash()
+			}
+			bcrypt.CompareHashAndPassword(hash, []byte(*req.Password))
+			s.writeError(w, r, errBadCreds)
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if bcrypt.CompareHashAndPassword(creds.PasswordHash, []byte(*req.Password)) != nil {
+			s.writeError(w, r, errBadCreds)
+			return
+		}
+		if err := s.startSession(r, creds.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, userResponse{creds.User})
+	})
+}
+
+// dummyCostHash is a hash at the configured cost, made once.
+func (s *Server) dummyCostHash() []byte {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("webchat-dummy-password"), s.o.BcryptCost)
+	})
+	return s.dummy
+}
+
+// startSession logs u in on this request's session with a renewed token. A
+// session that already has a device of u keeps it; otherwise a new device
+// is entered at once, so messages sent before its first poll wait for it.
+func (s *Server) startSession(r *http.Request, u store.UserID) error {
+	ctx := r.Context()
+	dev := s.sm.GetString(ctx, sessDevice)
+	if s.sm.GetInt64(ctx, sessUser) != int64(u) || dev == "" {
+		dev = randomHex(8)
+	}
+	if err := s.plane.RegisterDevice(ctx, u, dev); err != nil {
+		return err
+	}
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return err
+	}
+	s.sm.Put(ctx, sessUser, int64(u))
+	s.sm.Put(ctx, sessDevice, dev)
+	s.sm.Put(ctx, sessSeen, time.Now().UnixMilli())
+	return nil
+}
+
+func (s *Server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		uid, dev := s.sm.GetInt64(ctx, sessUser), s.sm.GetString(ctx, sessDevice)
+		// The session goes first, so a poll woken by the device's removal
+		// finds it gone and answers 401.
+		if err := s.sm.Destroy(ctx); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if uid > 0 && dev != "" {
+			if err := s.plane.UnregisterDevice(ctx, store.UserID(uid), dev); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+
+	"webchat/store"
+)
+
+// publish delivers one event to each user, skipping the acting device.
+// Events tell other devices about a change already committed, so a failure
+// is logged and does not undo or fail the change: the next /api/me or a
+// resync shows the same state.
+func (s *Server) publish(r *http.Request, typ, field string, v any, to ...store.UserID) {
+	if len(to) == 0 {
+		return
+	}
+	payload, err := store.EncodeEvent(typ, field, v)
+	if err != nil {
+		s.log.Error("encode event", "type", typ, "err", err)
+		return
+	}
+	me := currentSession(r.Context())
+	ds := make([]store.Delivery, 0, len(to))
+	for _, u := range to {
+		d := store.Delivery{To: u, Payload: payload}
+		if u == me.user {
+			d.SkipDevice = me.device
+		}
+		ds = append(ds, d)
+	}
+	// Not the request's context: a client that hangs up after the change
+	// committed must not stop the others from hearing of it.
+	ctx := context.WithoutCancel(r.Context())
+	if _, err := s.plane.Publish(ctx, ds); err != nil {
+		s.log.Warn("publish event", "type", typ, "recipients", len(to), "request_id", requestID(ctx), "err", err)
+	}
+}
+
+// grantWarn logs a failed write-through of a new right: harmless, since a
+// send that finds the right missing asks SQL and repairs the key.
+func (s *Server) grantWarn(r *http.Request, what string, err error) {
+	if err != nil {
+		s.log.Warn("write through "+what, "request_id", requestID(r.Context()), "err", err)
+	}
+}

@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"webchat/store"
+)
+
+type createGroupRequest struct {
+	Name       *string `json:"name"`
+	Brief      *string `json:"brief"`
+	MaxMembers *int64  `json:"max_members"`
+}
+
+type groupResponse struct {
+	Group store.Group `json:"group"`
+}
+
+type groupDetail struct {
+	Group   store.Group    `json:"group"`
+	Members []store.Member `json:"members"`
+}
+
+type memberResponse struct {
+	Member store.Member `json:"member"`
+}
+
+type addMemberRequest struct {
+	Username *string `json:"username"`
+}
+
+type setRoleRequest struct {
+	Role *string `json:"role"`
+}
+
+func (s *Server) handleCreateGroup() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		var req createGroupRequest
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := missing("name", req.Name); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := validName("name", *req.Name, 64); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		brief := ""
+		if req.Brief != nil {
+			brief = *req.Brief
+		}
+		if utf8.RuneCountInString(brief) > 500 || hasControl(brief, true) {
+			s.writeError(w, r, badRequest("invalid_field", "brief must be at most 500 characters of text"))
+			return
+		}
+		maxMembers := int64(200)
+		if req.MaxMembers != nil {
+			maxMembers = *req.MaxMembers
+		}
+		if maxMembers < 2 || maxMembers > 2000 {
+			s.writeError(w, r, badRequest("invalid_field", "max_members must be from 2 to 2000"))
+			return
+		}
+		g, err := s.graph.CreateGroup(r.Context(), me.user, strings.TrimSpace(*req.Name), brief, int(maxMembers))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.grantWarn(r, "new group", s.plane.InitGroup(r.Context(), g.ID, me.user))
+		s.publish(r, "group_joined", "group", g, me.user)
+		writeJSON(w, http.StatusCreated, groupResponse{g})
+	})
+}
+
+// groupID parses the route's group id; a malformed one is a group that
+// does not exist.
+func groupID(r *http.Request) (store.GroupID, bool) {
+	id, ok := pathID(r, "id")
+	return store.GroupID(id), ok
+}
+
+func (s *Server) handleGetGroup() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		gid, ok := groupID(r)
+		if !ok {
+			s.writeError(w, r, store.ErrGroupNotFound)
+			return
+		}
+		g, _, err := s.graph.GroupForMember(r.Context(), gid, me.user)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		members, err := s.graph.GroupMembers(r.Context(), gid)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, groupDetail{g, members})
+	})
+}
+
+func (s *Server) handleAddMember() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		gid, ok := groupID(r)
+		if !ok {
+			s.writeError(w, r, store.ErrGroupNotFound)
+			return
+		}
+		var req addMemberRequest
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := missing("username", req.Username); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		username := strings.ToLower(*req.Username)
+		if !validUsername(username) {
+			s.writeError(w, r, store.ErrUserNotFound)
+			return
+		}
+		m, g, err := s.graph.AddMember(r.Context(), me.user, gid, username)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.grantWarn(r, "membership", s.plane.GrantMember(r.Context(), gid, m.ID))
+		s.publish(r, "group_joined", "group", g, m.ID)
+		s.publishGroupUpdated(r, g, m.ID)
+		writeJSON(w, http.StatusCreated, memberResponse{m})
+	})
+}
+
+// publishGroupUpdated tells every member but skip of the group's new state.
+func (s *Server) publishGroupUpdated(r *http.Request, g store.Group, skip store.UserID) {
+	ids, err := s.graph.MemberIDs(r.Context(), g.ID)
+	if err != nil {
+		s.log.Warn("list members for group_updated", "group", g.ID, "err", err)
+		return
+	}
+	to := ids[:0]
+	for _, id := range ids {
+		if id != skip {
+			to = append(to, id)
+		}
+	}
+	s.publish(r, "group_updated", "group", g, to...)
+}
+
+func (s *Server) handleSetRole() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		gid, ok := groupID(r)
+		uid, ok2 := pathID(r, "user_id")
+		if !ok || !ok2 {
+			s.writeError(w, r, store.ErrGroupNotFound)
+			return
+		}
+		var req setRoleRequest
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := missing("role", req.Role); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		role := store.Role(*req.Role)
+		if role != store.RoleAdmin && role != store.RoleMember && role != store.RoleOwner {
+			s.writeError(w, r, badRequest("invalid_field", `role must be "admin" or "member" (or "owner" to transfer ownership)`))
+			return
+		}
+		m, g, err := s.graph.SetRole(r.Context(), me.user, gid, store.UserID(uid), role)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.publishGroupUpdated(r, g, 0)
+		writeJSON(w, http.StatusOK, memberResponse{m})
+	})
+}
+
+func (s *Server) handleRemoveMember() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		gid, ok := groupID(r)
+		uid, ok2 := pathID(r, "user_id")
+		if !ok || !ok2 {
+			s.writeError(w, r, store.ErrGroupNotFound)
+			return
+		}
+		target := store.UserID(uid)
+		// Check the actor's rights before touching Redis, so a refused
+		// removal does not invalidate the members key.
+		_, role, err := s.graph.GroupForMember(r.Context(), gid, me.user)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if target != me.user && role == store.RoleMember {
+			s.writeError(w, r, store.ErrNotAllowed)
+			return
+		}
+		var res store.RemoveResult
+		err = s.plane.Revoke(r.Context(), store.GroupConv(gid), target, func(ctx context.Context) (bool, error) {
+			var err error
+			res, err = s.graph.RemoveMember(ctx, me.user, gid, target)
+			return res.Deleted, err
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.publish(r, "group_left", "group", res.Group, target)
+		if !res.Deleted {
+			s.publishGroupUpdated(r, res.Group, target)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

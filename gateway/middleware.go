@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"webchat/store"
+)
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyUser
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// requestMeta gives each request an id and names the node in the answer.
+func (s *Server) requestMeta(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = randomHex(8)
+		}
+		if s.o.NodeName != "" {
+			w.Header().Set("X-Webchat-Node", s.o.NodeName)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+	})
+}
+
+// recoverer turns a panic into a logged 500 rather than a dropped
+// connection; bad input must never get here.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// drainGate answers new requests 503 draining while the node shuts down;
+// Retry-After 0 tells clients to retry at once, on another node.
+func (s *Server) drainGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
+			w.Header().Set("Retry-After", "0")
+			w.Header().Set("Connection", "close")
+			s.writeError(w, r, errDraining)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// session is the logged-in user of a request.
+type session struct {
+	user   store.UserID
+	device string
+	token  string
+}
+
+func currentSession(ctx context.Context) session {
+	s, _ := ctx.Value(keyUser).(session)
+	return s
+}
+
+// Session keys.
+const (
+	sessUser   = "uid"
+	sessDevice = "dev"
+	sessSeen   = "seen" // Unix ms of the last request, updated at most hourly
+)
+
+// requireUser answers 401 unless the request's session has a user, and
+// expires sessions idle longer than SessionIdle.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		uid := s.sm.GetInt64(ctx, sessUser)
+		dev := s.sm.GetString(ctx, sessDevice)
+		if uid <= 0 || dev == "" {
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		now := time.Now()
+		seen := time.UnixMilli(s.sm.GetInt64(ctx, sessSeen))
+		if now.Sub(seen) > s.o.SessionIdle {
+			s.sm.Destroy(ctx)
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		// The poll never writes the session: a poll that outlives a log-out
+		// on another node must not bring the session back.
+		if now.Sub(seen) > time.Hour && r.URL.Path != "/api/poll" {
+			s.sm.Put(ctx, sessSeen, now.UnixMilli())
+		}
+		sess := session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keyUser, sess)))
+	})
+}
+
+// clientAddr is the client's address: the peer, or the nearest address in
+// X-Forwarded-For not in TRUSTED_PROXIES when the peer is a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !s.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !s.trusted(a) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// limiter is a per-key token bucket on this node (the hardening issue
+// makes limits cluster-wide). A zero rate turns it off.
+type limiter struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+}
+
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, m: map[string]*rate.Limiter{}}
+}
+
+// allow reports whether key may act now, or how many seconds to wait.
+func (l *limiter) allow(key string) (bool, int) {
+	if l.rate <= 0 {
+		return true, 0
+	}
+	l.mu.Lock()
+	lim, ok := l.m[key]
+	if !ok {
+		if len(l.m) > 100_000 {
+			clear(l.m) // bound memory; a reset bucket only forgives a little
+		}
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.m[key] = lim
+	}
+	l.mu.Unlock()
+	res := lim.Reserve()
+	if d := res.Delay(); d > 0 {
+		res.Cancel()
+		return false, int(d/time.Second) + 1
+	}
+	return true, 0
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (s *Server) logAttrs(r *http.Request) []slog.Attr {
+	return []slog.Attr{slog.String("request_id", requestID(r.Context()))}
+}

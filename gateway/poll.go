@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"webchat/store"
+)
+
+// waitingPoll is a poll blocked in Redis on this node, known so that a
+// drain can wake it.
+type waitingPoll struct{ ref store.DeviceRef }
+
+// parseTimeout reads the poll's wait: whole seconds, default POLL_TIMEOUT,
+// 0 answers at once, above the maximum is taken as the maximum.
+func (s *Server) parseTimeout(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("timeout")
+	if v == "" {
+		return s.o.PollTimeout, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, badRequest("invalid_query", "timeout must be a whole number of seconds")
+	}
+	return min(time.Duration(n)*time.Second, s.o.MaxPollTimeout), nil
+}
+
+// formatCursor and parseCursor: the cursor is opaque to clients; it names
+// the device and the highest event id the client has.
+func formatCursor(dev string, id int64) string { return dev + "-" + itoa(id) }
+
+func parseCursor(c, dev string) (int64, error) {
+	if c == "" {
+		return -1, nil
+	}
+	i := strings.LastIndexByte(c, '-')
+	if i < 0 || c[:i] != dev {
+		return 0, errInvalidCursor
+	}
+	num := c[i+1:]
+	if num == "" || len(num) > 19 || (len(num) > 1 && num[0] == '0') || strings.TrimLeft(num, "0123456789") != "" {
+		return 0, errInvalidCursor
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, errInvalidCursor
+	}
+	return n, nil
+}
+
+func (s *Server) handlePoll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		me := currentSession(ctx)
+		timeout, err := s.parseTimeout(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		cursor, err := parseCursor(r.URL.Query().Get("cursor"), me.device)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		deadline := time.Now().Add(timeout)
+		// The server's WriteTimeout is shorter than the longest poll.
+		http.NewResponseController(w).SetWriteDeadline(deadline.Add(15 * time.Second))
+
+		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, store.PollStart)
+		for {
+			if err != nil {
+				s.answerPoll(w, r, "error", nil, err)
+				return
+			}
+			switch st.Outcome {
+			case store.PollEvents:
+				s.answerEvents(w, r, me.device, st.Events)
+				return
+			case store.PollResync:
+				s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, st.EventID), true), nil)
+				return
+			case store.PollBadCursor:
+				s.answerPoll(w, r, "error", nil, errInvalidCursor)
+				return
+			case store.PollSuperseded:
+				s.answerPoll(w, r, "superseded", nil, errSuperseded)
+				return
+			case store.PollGone:
+				// Logged out (401), or dropped while waiting: enter afresh.
+				exists, err := s.sessions.Exists(ctx, me.token)
+				if err == nil && !exists {
+					err = errUnauthorized
+				}
+				if err != nil {
+					s.answerPoll(w, r, "error", nil, err)
+					return
+				}
+				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, store.PollStart)
+				continue
+			}
+			// Empty: wait for the inbox, in slices.
+			remaining := time.Until(deadline)
+			if remaining <= 0 || timeout == 0 || st.Outcome != store.PollEmpty {
+				s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
+				return
+			}
+			if s.o.MaxPolls > 0 && s.nPolls.Load() >= int64(s.o.MaxPolls) {
+				s.answerPoll(w, r, "error", nil, errTooManyPolls)
+				return
+			}
+			waited, werr := s.wait(r, me, min(remaining, s.o.PollSlice))
+			if ctx.Err() != nil {
+				// Abandoned: whatever the wait moved stays in flight for the
+				// next poll.
+				s.metrics.polls.WithLabelValues("cancelled").Inc()
+				return
+			}
+			if s.draining.Load() {
+				w.Header().Set("Connection", "close")
+				s.answerPoll(w, r, "drained", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
+				return
+			}
+			if werr != nil {
+				s.answerPoll(w, r, "error", nil, werr)
+				return
+			}
+			mode := store.PollCheck
+			if !waited && time.Until(deadline) <= 0 {
+				mode = store.PollFinal
+			}
+			lastEmpty := st.EventID
+			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, mode)
+			if err == nil && st.Outcome == store.PollEmpty && st.EventID == 0 {
+				st.EventID = lastEmpty
+			}
+		}
+	})
+}
+
+// wait blocks in Redis for one slice, registered for drain and counted.
+func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error) {
+	p := &waitingPoll{ref: store.DeviceRef{User: me.user, Device: me.device}}
+	s.pollsMu.Lock()
+	s.polls[p] = struct{}{}
+	s.pollsMu.Unlock()
+	s.nPolls.Add(1)
+	s.metrics.waiting.Inc()
+	defer func() {
+		s.pollsMu.Lock()
+		delete(s.polls, p)
+		s.pollsMu.Unlock()
+		s.nPolls.Add(-1)
+		s.metrics.waiting.Dec()
+	}()
+	if s.draining.Load() {
+		return false, nil
+	}
+	return s.plane.Wait(r.Context(), me.user, me.device, d)
+}
+
+func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {
+	last := store.EventID(events[len(events)-1])
+	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, last), false), nil)
+}
+
+// pollBody builds the answer from events as Redis holds them, without
+// decoding and re-encoding them.
+func pollBody(events []string, cursor string, resync bool) []byte {
+	n := 48 + len(cursor)
+	for _, e := range events {
+		n += len(e) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"events":[`...)
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	b = append(b, `],"cursor":"`...)
+	b = append(b, cursor...)
+	b = append(b, '"')
+	if resync {
+		b = append(b, `,"resync":true`...)
+	}
+	return append(b, '}')
+}
+
+func (s *Server) answerPoll(w http.ResponseWriter, r *http.Request, outcome string, body []byte, err error) {
+	s.metrics.polls.WithLabelValues(outcome).Inc()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, body)
+}

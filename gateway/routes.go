@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes lists every endpoint.
+func (s *Server) routes(static fs.FS) http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"})
+	})
+
+	api := r.PathPrefix("/api").Subrouter()
+	api.Use(s.sm.LoadAndSave)
+	api.Handle("/signup", s.handleSignup()).Methods(http.MethodPost)
+	api.Handle("/login", s.handleLogin()).Methods(http.MethodPost)
+	api.Handle("/logout", s.handleLogout()).Methods(http.MethodPost)
+
+	authed := api.NewRoute().Subrouter()
+	authed.Use(s.requireUser)
+	authed.Handle("/me", s.handleMe()).Methods(http.MethodGet)
+	authed.Handle("/friend-requests", s.handleFriendRequest()).Methods(http.MethodPost)
+	authed.Handle("/friend-requests/{id}/accept", s.handleAnswerRequest(true)).Methods(http.MethodPost)
+	authed.Handle("/friend-requests/{id}/decline", s.handleAnswerRequest(false)).Methods(http.MethodPost)
+	authed.Handle("/friends/{user_id}", s.handleUnfriend()).Methods(http.MethodDelete)
+	authed.Handle("/groups", s.handleCreateGroup()).Methods(http.MethodPost)
+	authed.Handle("/groups/{id}", s.handleGetGroup()).Methods(http.MethodGet)
+	authed.Handle("/groups/{id}/members", s.handleAddMember()).Methods(http.MethodPost)
+	authed.Handle("/groups/{id}/members/{user_id}", s.handleSetRole()).Methods(http.MethodPatch)
+	authed.Handle("/groups/{id}/members/{user_id}", s.handleRemoveMember()).Methods(http.MethodDelete)
+	authed.Handle("/messages", s.handleSend()).Methods(http.MethodPost)
+	authed.Handle("/poll", s.handlePoll()).Methods(http.MethodGet)
+	authed.Handle("/conversations/{conv}/messages", s.handleHistory()).Methods(http.MethodGet)
+	authed.Handle("/conversations/{conv}/read", s.handleRead()).Methods(http.MethodPost)
+
+	r.Handle("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	r.PathPrefix("/").Handler(staticHandler(static)).Methods(http.MethodGet, http.MethodHead)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "cross-origin requests are refused"})
+	}))
+	return s.recoverer(s.requestMeta(s.drainGate(cop.Handler(r))))
+}
+
+func staticHandler(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		files.ServeHTTP(w, r)
+	})
+}

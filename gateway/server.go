@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"webchat/store"
+)
+
+// Options configure a Server. Zero fields take the defaults in DESIGN.md.
+type Options struct {
+	NodeName        string
+	PollTimeout     time.Duration // default poll wait, 25 s
+	MaxPollTimeout  time.Duration // longest poll wait, 55 s
+	PollSlice       time.Duration // one blocking wait inside a poll, 5 s
+	MaxPolls        int           // waiting polls per node (503 above), 0: no limit
+	BcryptCost      int           // default 12
+	SessionLifetime time.Duration // default 30 days
+	SessionIdle     time.Duration // default 14 days
+	CookieSecure    bool
+	RateSend        float64 // messages per second per user, 0: off
+	RateSendBurst   int
+	RateAuth        float64 // sign-ups and log-ins per minute per address, 0: off
+	TrustedProxies  []netip.Prefix
+	Registry        prometheus.Registerer // default: a new registry
+	Gatherer        prometheus.Gatherer
+}
+
+func (o *Options) defaults() {
+	if o.PollTimeout <= 0 {
+		o.PollTimeout = 25 * time.Second
+	}
+	if o.MaxPollTimeout <= 0 {
+		o.MaxPollTimeout = 55 * time.Second
+	}
+	if o.PollSlice <= 0 {
+		o.PollSlice = 5 * time.Second
+	}
+	if o.BcryptCost == 0 {
+		o.BcryptCost = 12
+	}
+	if o.SessionLifetime <= 0 {
+		o.SessionLifetime = 30 * 24 * time.Hour
+	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = 14 * 24 * time.Hour
+	}
+	if o.RateSendBurst <= 0 {
+		o.RateSendBurst = int(o.RateSend*2) + 1
+	}
+	if o.Registry == nil {
+		reg := prometheus.NewRegistry()
+		o.Registry, o.Gatherer = reg, reg
+	}
+}
+
+// Server is one gateway node: an http.Handler plus the drain switch.
+// It is safe for concurrent use.
+type Server struct {
+	log      *slog.Logger
+	graph    *store.Graph
+	plane    *store.Plane
+	sessions *store.SessionStore
+	sm       *scs.SessionManager
+	o        Options
+	handler  http.Handler
+	metrics  *metrics
+
+	sendLimit *limiter
+	authLimit *limiter
+
+	draining atomic.Bool
+	pollsMu  sync.Mutex
+	polls    map[*waitingPoll]struct{}
+	nPolls   atomic.Int64
+
+	dummyOnce sync.Once
+	dummy     []byte
+}
+
+// NewServer returns a gateway node over its dependencies. It does no I/O.
+func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sessions *store.SessionStore, static fs.FS, o Options) *Server {
+	o.defaults()
+	s := &Server{
+		log: logger, graph: graph, plane: plane, sessions: sessions, o: o,
+		polls:   map[*waitingPoll]struct{}{},
+		metrics: newMetrics(o.Registry),
+	}
+	s.sendLimit = newLimiter(o.RateSend, o.RateSendBurst)
+	s.authLimit = newLimiter(o.RateAuth/60, max(int(o.RateAuth), 1))
+
+	sm := scs.New()
+	sm.Store = sessions
+	sm.Lifetime = o.SessionLifetime
+	sm.IdleTimeout = 0 // an idle timeout re-saves the session on every request
+	sm.Cookie.Name = "webchat_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = o.CookieSecure
+	sm.Cookie.Persist = true
+	sm.Cookie.Path = "/"
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) }
+	s.sm = sm
+
+	s.handler = s.routes(static)
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain starts shutting the node down: readiness fails, waiting polls are
+// answered at once (empty, Connection: close) and new requests get 503
+// draining, so the balancer retries them elsewhere.
+func (s *Server) Drain(ctx context.Context) {
+	if s.draining.Swap(true) {
+		return
+	}
+	s.pollsMu.Lock()
+	devs := make([]store.DeviceRef, 0, len(s.polls))
+	for p := range s.polls {
+		devs = append(devs, p.ref)
+	}
+	s.pollsMu.Unlock()
+	if err := s.plane.Wake(ctx, devs); err != nil {
+		s.log.Warn("wake waiting polls for drain", "err", err, "polls", len(devs))
+	}
+}
+
+// WaitingPolls returns the number of polls waiting on this node.
+func (s *Server) WaitingPolls() int { return int(s.nPolls.Load()) }
