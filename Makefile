@@ -1,0 +1,24 @@
+# webchat — make run starts a node on a fresh machine; make test proves it.
+GO ?= go
+
+.PHONY: run test deps vet lint build
+
+run:
+	$(GO) run ./cmd/webchat
+
+build:
+	$(GO) build -o webchat ./cmd/webchat
+
+# deps installs what the tests start: redis-server (Debian's package).
+deps:
+	@./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+lint: vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...

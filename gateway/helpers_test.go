@@ -1,0 +1,292 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"webchat/gateway"
+	"webchat/store"
+	"webchat/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// env is one gateway node over a real redis-server and a SQLite file.
+type env struct {
+	t      *testing.T
+	srv    *gateway.Server
+	http   *httptest.Server
+	rdb    *redis.Client
+	plane  *store.Plane
+	graph  *store.Graph
+	prefix string
+	reg    *prometheus.Registry
+}
+
+type envOpts struct {
+	redis   *storetest.RedisServer // default: the shared server
+	plane   store.PlaneOptions
+	gateway gateway.Options
+	hook    redis.Hook // added to the command client
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	if o.redis == nil {
+		o.redis = storetest.Redis(t)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: o.redis.Addr, MaxRetries: -1, ReadTimeout: 3 * time.Second})
+	block := redis.NewClient(&redis.Options{Addr: o.redis.Addr, MaxRetries: -1, PoolSize: 256, ReadBufferSize: 4096, WriteBufferSize: 4096})
+	t.Cleanup(func() { rdb.Close(); block.Close() })
+	if o.hook != nil {
+		rdb.AddHook(o.hook)
+	}
+	prefix := storetest.Prefix(t)
+	o.plane.Prefix = prefix
+	graph := storetest.NewGraph(t)
+	plane := store.NewPlane(rdb, block, graph, o.plane)
+	reg := prometheus.NewRegistry()
+	o.gateway.Registry, o.gateway.Gatherer = reg, reg
+	if o.gateway.BcryptCost == 0 {
+		o.gateway.BcryptCost = 4
+	}
+	if o.gateway.PollSlice == 0 {
+		o.gateway.PollSlice = time.Second
+	}
+	if o.gateway.PollTimeout == 0 {
+		o.gateway.PollTimeout = 5 * time.Second
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
+	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, prefix), static, o.gateway)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return &env{t: t, srv: srv, http: hs, rdb: rdb, plane: plane, graph: graph, prefix: prefix, reg: reg}
+}
+
+// client is one browser session: its own cookie jar, so its own device.
+type client struct {
+	e    *env
+	hc   *http.Client
+	User store.User
+	// cursor is the last poll cursor, sent with the next poll.
+	cursor string
+}
+
+func (e *env) newClient() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, hc: &http.Client{Jar: jar, Timeout: 70 * time.Second}}
+}
+
+// signup makes a user (name also as display name) and returns its client.
+func (e *env) signup(name string) *client {
+	e.t.Helper()
+	c := e.newClient()
+	var out struct{ User store.User }
+	c.mustDo("POST", "/api/signup", map[string]any{"username": name, "password": "password-" + name, "display_name": strings.ToUpper(name[:1]) + name[1:]}, 201, &out)
+	c.User = out.User
+	return c
+}
+
+// login opens another session (device) of the same user.
+func (c *client) login() *client {
+	c.e.t.Helper()
+	d := c.e.newClient()
+	var out struct{ User store.User }
+	d.mustDo("POST", "/api/login", map[string]any{"username": c.User.Username, "password": "password-" + c.User.Username}, 200, &out)
+	d.User = out.User
+	return d
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) errorCode() string {
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	json.Unmarshal(r.Body, &e)
+	return e.Error.Code
+}
+
+// do sends a request; body is JSON-encoded unless it is a string or []byte.
+func (c *client) do(method, path string, body any) response {
+	return c.doCtx(context.Background(), method, path, body)
+}
+
+func (c *client) doCtx(ctx context.Context, method, path string, body any) response {
+	c.e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.e.t.Fatalf("encode %v: %v", body, err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.e.http.URL+path, rd)
+	if err != nil {
+		c.e.t.Fatalf("new request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return response{Status: -1, Body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// mustDo sends a request and fails the test unless the status is want;
+// out, if given, receives the decoded answer.
+func (c *client) mustDo(method, path string, body any, want int, out any) response {
+	c.e.t.Helper()
+	r := c.do(method, path, body)
+	if r.Status != want {
+		c.e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Body, out); err != nil {
+			c.e.t.Fatalf("%s %s: decode %s: %v", method, path, r.Body, err)
+		}
+	}
+	return r
+}
+
+// event is a poll event as clients see it.
+type event struct {
+	ID      int64            `json:"id"`
+	Type    string           `json:"type"`
+	Message *store.Message   `json:"message"`
+	Friend  *store.User      `json:"friend"`
+	Group   *store.Group     `json:"group"`
+	Request *json.RawMessage `json:"request"`
+	Conv    string           `json:"conv"`
+	Seq     int64            `json:"seq"`
+}
+
+type pollAnswer struct {
+	Events []event `json:"events"`
+	Cursor string  `json:"cursor"`
+	Resync bool    `json:"resync"`
+}
+
+// poll polls once with the client's cursor and keeps the new cursor.
+func (c *client) poll(timeout int) pollAnswer {
+	c.e.t.Helper()
+	var a pollAnswer
+	c.mustDo("GET", c.pollPath(timeout), nil, 200, &a)
+	c.cursor = a.Cursor
+	return a
+}
+
+func (c *client) pollPath(timeout int) string {
+	p := fmt.Sprintf("/api/poll?timeout=%d", timeout)
+	if c.cursor != "" {
+		p += "&cursor=" + c.cursor
+	}
+	return p
+}
+
+// messages polls until n messages arrived or the deadline passes, and
+// returns them in arrival order, failing on a repeat of (conv, seq).
+func (c *client) messages(n int, deadline time.Duration) []store.Message {
+	c.e.t.Helper()
+	var got []store.Message
+	seen := map[string]bool{}
+	end := time.Now().Add(deadline)
+	for len(got) < n {
+		if time.Now().After(end) {
+			c.e.t.Fatalf("%s got %d of %d messages before the deadline", c.User.Username, len(got), n)
+		}
+		for _, ev := range c.poll(2).Events {
+			if ev.Type != "message" {
+				continue
+			}
+			k := fmt.Sprint(ev.Message.Conv, "/", ev.Message.Seq)
+			if seen[k] {
+				c.e.t.Fatalf("%s got %s twice", c.User.Username, k)
+			}
+			seen[k] = true
+			got = append(got, *ev.Message)
+		}
+	}
+	return got
+}
+
+// befriend makes a and b friends through the API.
+func befriend(a, b *client) {
+	a.e.t.Helper()
+	var req struct{ Request struct{ ID int64 } }
+	a.mustDo("POST", "/api/friend-requests", map[string]any{"username": b.User.Username}, 201, &req)
+	b.mustDo("POST", fmt.Sprintf("/api/friend-requests/%d/accept", req.Request.ID), nil, 200, nil)
+}
+
+// send sends a message and returns it.
+func (c *client) send(to any, typ, body string) store.Message {
+	c.e.t.Helper()
+	var out struct{ Message store.Message }
+	c.mustDo("POST", "/api/messages", map[string]any{"to": to, "type": typ, "body": body}, 201, &out)
+	return out.Message
+}
+
+// drain polls at once until nothing waits, acknowledging everything.
+func (c *client) drain() {
+	c.e.t.Helper()
+	for range 100 {
+		if len(c.poll(0).Events) == 0 {
+			return
+		}
+	}
+	c.e.t.Fatal("events kept coming")
+}
+
+// waiting reads the webchat_polls_waiting gauge.
+func (e *env) waiting() float64 {
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatalf("gather metrics: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "webchat_polls_waiting" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// waitPolls waits until n polls wait on the node.
+func (e *env) waitPolls(n int) {
+	e.t.Helper()
+	storetest.WaitFor(e.t, 10*time.Second, fmt.Sprintf("%d waiting polls", n), func() bool { return e.srv.WaitingPolls() == n })
+}
