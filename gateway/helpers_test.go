@@ -290,3 +290,19 @@ func (e *env) waitPolls(n int) {
 	e.t.Helper()
 	storetest.WaitFor(e.t, 10*time.Second, fmt.Sprintf("%d waiting polls", n), func() bool { return e.srv.WaitingPolls() == n })
 }
+
+// newEnvRate is a node that allows one message per second with a burst of two.
+func newEnvRate(t *testing.T) *env {
+	return newEnv(t, envOpts{gateway: gateway.Options{RateSend: 1, RateSendBurst: 2}})
+}
+
+// run runs a subtest whose helpers fail the subtest, not the parent
+// (helpers report through e.t; subtests here never run in parallel).
+func (e *env) run(t *testing.T, name string, f func(t *testing.T)) {
+	t.Run(name, func(t *testing.T) {
+		parent := e.t
+		e.t = t
+		defer func() { e.t = parent }()
+		f(t)
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"webchat/gateway"
 	"webchat/store"
 )
 
@@ -257,7 +258,7 @@ func TestCursorErrors(t *testing.T) {
 		"negative timeout": "/api/poll?timeout=-1",
 		"timeout not int":  "/api/poll?timeout=1.5",
 	} {
-		t.Run(name, func(t *testing.T) {
+		e.run(t, name, func(t *testing.T) {
 			r := bob.do("GET", path, nil)
 			if r.Status != 400 {
 				t.Fatalf("%s: %d %s", path, r.Status, r.Body)
@@ -267,9 +268,19 @@ func TestCursorErrors(t *testing.T) {
 	if r := bob.do("GET", "/api/poll?timeout=0&cursor=zzz", nil); r.errorCode() != "invalid_cursor" {
 		t.Fatalf("code = %s", r.errorCode())
 	}
-	// Above 55 is taken as 55, not refused.
 	if r := bob.do("GET", "/api/poll?timeout=0", nil); r.Status != 200 {
 		t.Fatalf("timeout=0: %d", r.Status)
+	}
+}
+
+func TestPollTimeoutAboveTheMaximumIsTakenAsTheMaximum(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{MaxPollTimeout: time.Second}})
+	bob := e.signup("bob")
+	bob.drain()
+	start := time.Now()
+	r := bob.do("GET", "/api/poll?timeout=60", nil)
+	if r.Status != 200 || time.Since(start) > 10*time.Second {
+		t.Fatalf("timeout=60 with a 1 s maximum: %d after %v", r.Status, time.Since(start))
 	}
 }
 
@@ -298,7 +309,7 @@ func TestDroppedDeviceGetsResync(t *testing.T) {
 		befriend(alice, bob)
 		bob.drain()
 		alice.send(bob.User.ID, "single", "before")
-		time.Sleep(2500 * time.Millisecond) // the TTL itself is the condition under test
+		time.Sleep(2500 * time.Millisecond)                // the TTL itself is the condition under test
 		alice.send(bob.User.ID, "single", "after the ttl") // prunes bob's device
 		if a := bob.poll(0); !a.Resync {
 			t.Fatalf("after the ttl: %+v", a)
