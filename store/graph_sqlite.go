@@ -1,0 +1,85 @@
+package store
+
+import (
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// sqliteParams configure every connection of the pool (modernc.org/sqlite
+// runs the _pragma list on each new connection, in order):
+//   - busy_timeout first, so even the journal_mode switch on a fresh file
+//     waits for another process instead of failing with SQLITE_BUSY;
+//   - WAL, so readers never block the writer and several processes can
+//     share the file;
+//   - foreign_keys, which SQLite leaves off by default;
+//   - synchronous NORMAL, durable across process crashes in WAL mode and
+//     much cheaper than FULL (a power loss can lose the last commits);
+//   - _txlock=immediate: every transaction begins with BEGIN IMMEDIATE (see
+//     Graph.inTx).
+const sqliteParams = "_pragma=busy_timeout(10000)" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(NORMAL)" +
+	"&_txlock=immediate"
+
+// openSQLite opens the SQLite file at path, creating its directory.
+func openSQLite(path string) (*sql.DB, dialect, error) {
+	switch {
+	case path == "":
+		return nil, dialect{}, errors.New("open graph: sqlite: empty path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		// Every pooled connection to :memory: is a different, empty
+		// database; URIs would carry parameters that fight ours.
+		return nil, dialect{}, fmt.Errorf("open graph: sqlite: %q: want a file path", path)
+	case strings.ContainsAny(path, "?#"):
+		// The driver takes everything after '?' as its parameters.
+		return nil, dialect{}, fmt.Errorf("open graph: sqlite: %q: '?' and '#' are not allowed in the path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, dialect{}, unavailable("open graph", err)
+	}
+	db, err := sql.Open("sqlite", path+"?"+sqliteParams)
+	if err != nil {
+		return nil, dialect{}, unavailable("open graph", err)
+	}
+	// database/sql keeps only 2 idle connections by default; under load it
+	// would keep opening connections, each re-running the pragmas above.
+	db.SetMaxIdleConns(8)
+	migrations, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		db.Close()
+		return nil, dialect{}, fmt.Errorf("open graph: %w", err)
+	}
+	return db, dialect{
+		migrations:        migrations,
+		rebind:            func(q string) string { return q }, // SQLite takes ? as is
+		isUniqueViolation: sqliteUniqueViolation,
+	}, nil
+}
+
+// sqliteUniqueViolation reports a violated UNIQUE or PRIMARY KEY constraint.
+// The driver turns on extended result codes, so the code says which
+// constraint kind failed without parsing the message.
+func sqliteUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}

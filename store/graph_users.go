@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"strings"
+)
+
+// userCols are the columns of a User, in scanUser's order, from a users
+// table aliased u.
+const userCols = `u.id, u.username, u.display_name`
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanUser(s rowScanner) (User, error) {
+	var u User
+	err := s.Scan(&u.ID, &u.Username, &u.DisplayName)
+	return u, err
+}
+
+// CreateUser adds a user. The username is stored in lower case, and a name
+// taken in any case is ErrUsernameTaken: the unique index decides, so two
+// concurrent sign-ups for one name cannot both succeed. Validating the
+// username, display name and password is the caller's job.
+func (g *Graph) CreateUser(ctx context.Context, username, displayName string, passwordHash []byte) (User, error) {
+	const op = "create user"
+	u := User{Username: strings.ToLower(username), DisplayName: displayName}
+	err := g.pool().row(ctx,
+		`INSERT INTO users (username, display_name, password_hash, created_at)
+		 VALUES (?, ?, ?, ?) RETURNING id`,
+		u.Username, u.DisplayName, passwordHash, nowMS()).Scan(&u.ID)
+	switch {
+	case err == nil:
+		return u, nil
+	case g.d.isUniqueViolation(err):
+		return User{}, ErrUsernameTaken
+	}
+	return User{}, unavailable(op, err)
+}
+
+// UserByUsername returns a user and their password hash, for log-in. The
+// username matches in any case; an unknown one is ErrUserNotFound.
+func (g *Graph) UserByUsername(ctx context.Context, username string) (Credentials, error) {
+	var c Credentials
+	err := g.pool().row(ctx,
+		`SELECT id, username, display_name, password_hash FROM users WHERE username = ?`,
+		strings.ToLower(username)).Scan(&c.ID, &c.Username, &c.DisplayName, &c.PasswordHash)
+	if err != nil {
+		return Credentials{}, classify("user by username", notFound(err, ErrUserNotFound))
+	}
+	return c, nil
+}
+
+// UserByID returns a user's profile; an unknown id is ErrUserNotFound.
+func (g *Graph) UserByID(ctx context.Context, id UserID) (User, error) {
+	u, err := userByID(ctx, g.pool(), id)
+	if err != nil {
+		return User{}, classify("user by id", err)
+	}
+	return u, nil
+}
+
+// userByID returns ErrUserNotFound or a raw database error.
+func userByID(ctx context.Context, r runner, id UserID) (User, error) {
+	u, err := scanUser(r.row(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = ?`, id))
+	return u, notFound(err, ErrUserNotFound)
+}
+
+// userByUsername returns ErrUserNotFound or a raw database error.
+func userByUsername(ctx context.Context, r runner, username string) (User, error) {
+	u, err := scanUser(r.row(ctx, `SELECT `+userCols+` FROM users u WHERE u.username = ?`,
+		strings.ToLower(username)))
+	return u, notFound(err, ErrUserNotFound)
+}
