@@ -120,6 +120,7 @@ type response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	Close  bool // the server asked to close the connection
 }
 
 func (r response) errorCode() string {
@@ -164,7 +165,7 @@ func (c *client) doCtx(ctx context.Context, method, path string, body any) respo
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b, Close: resp.Close}
 }
 
 // mustDo sends a request and fails the test unless the status is want;

@@ -96,6 +96,7 @@ func (s *Server) handleSend() http.Handler {
 			status = http.StatusOK
 		} else {
 			s.metrics.sent.WithLabelValues(*req.Type).Inc()
+			s.metrics.fanout.Observe(float64(sent.Recipients))
 		}
 		b := make([]byte, 0, len(sent.Message)+16)
 		b = append(append(append(b, `{"message":`...), sent.Message...), '}')

@@ -1,12 +1,23 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
 
 // metrics are the node's Prometheus metrics.
 type metrics struct {
-	waiting prometheus.Gauge
-	polls   *prometheus.CounterVec
-	sent    *prometheus.CounterVec
+	waiting  prometheus.Gauge
+	polls    *prometheus.CounterVec
+	sent     *prometheus.CounterVec
+	fanout   prometheus.Histogram
+	latency  prometheus.Histogram
+	requests *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -20,7 +31,65 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webchat_messages_sent_total", Help: "Messages stored, by type (single, group).",
 		}, []string{"type"}),
+		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "webchat_message_fanout", Help: "Users a message was delivered to (recipients and the sender's other devices).",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000},
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "webchat_delivery_latency_seconds", Help: "From a message's ts (stored) to the poll answer that carries it.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webchat_http_requests_total", Help: "HTTP requests by route template and status.",
+		}, []string{"route", "status"}),
 	}
-	reg.MustRegister(m.waiting, m.polls, m.sent)
+	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests)
 	return m
+}
+
+// RedisErrorHook counts Redis command errors (not redis.Nil) in
+// webchat_redis_errors_total; add it to the node's clients.
+type RedisErrorHook struct{ errors prometheus.Counter }
+
+// NewRedisErrorHook registers the counter on reg.
+func NewRedisErrorHook(reg prometheus.Registerer) *RedisErrorHook {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "webchat_redis_errors_total", Help: "Redis commands that failed (not counting nil replies)."})
+	reg.MustRegister(c)
+	return &RedisErrorHook{errors: c}
+}
+
+func (h *RedisErrorHook) count(err error) {
+	// NOSCRIPT is expected after a restart and answered by loading scripts.
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, context.Canceled) && !strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		h.errors.Inc()
+	}
+}
+
+// DialHook passes dials through.
+func (h *RedisErrorHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		h.count(err)
+		return c, err
+	}
+}
+
+// ProcessHook counts a failed command.
+func (h *RedisErrorHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.count(cmd.Err())
+		return err
+	}
+}
+
+// ProcessPipelineHook counts each failed command of a pipeline.
+func (h *RedisErrorHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, c := range cmds {
+			h.count(c.Err())
+		}
+		return err
+	}
 }

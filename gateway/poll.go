@@ -161,6 +161,12 @@ func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error
 }
 
 func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {
+	now := time.Now().UnixMilli()
+	for _, ev := range events {
+		if ts := messageTS(ev); ts > 0 {
+			s.metrics.latency.Observe(float64(max(now-ts, 0)) / 1000)
+		}
+	}
 	last := store.EventID(events[len(events)-1])
 	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, last), false), nil)
 }
@@ -196,4 +202,23 @@ func (s *Server) answerPoll(w http.ResponseWriter, r *http.Request, outcome stri
 		return
 	}
 	writeRaw(w, http.StatusOK, body)
+}
+
+// messageTS reads the ts of a message event without decoding it: a body
+// is JSON-escaped, so `,"ts":` can only be the message's own field.
+func messageTS(ev string) int64 {
+	if !strings.Contains(ev, `"type":"message"`) {
+		return 0
+	}
+	i := strings.LastIndex(ev, `,"ts":`)
+	if i < 0 {
+		return 0
+	}
+	j := i + len(`,"ts":`)
+	k := j
+	for k < len(ev) && ev[k] >= '0' && ev[k] <= '9' {
+		k++
+	}
+	n, _ := strconv.ParseInt(ev[j:k], 10, 64)
+	return n
 }

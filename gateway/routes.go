@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"io/fs"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,6 +44,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	r.Handle("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})).Methods(http.MethodGet)
+	r.Handle("/readyz", s.handleReady()).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	r.PathPrefix("/").Handler(staticHandler(static)).Methods(http.MethodGet, http.MethodHead)
 
@@ -49,7 +52,29 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "cross-origin requests are refused"})
 	}))
+	r.Use(s.countRequests)
 	return s.recoverer(s.requestMeta(s.drainGate(cop.Handler(r))))
+}
+
+// handleReady answers 200 while Redis and SQL answer and the node is not
+// draining, so a balancer stops sending it new work.
+func (s *Server) handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status := map[string]string{"redis": "ok", "sql": "ok", "node": "ok"}
+		code := http.StatusOK
+		if s.draining.Load() {
+			status["node"], code = "draining", http.StatusServiceUnavailable
+		}
+		if err := s.plane.Ping(ctx); err != nil {
+			status["redis"], code = "unavailable", http.StatusServiceUnavailable
+		}
+		if err := s.graph.Ping(ctx); err != nil {
+			status["sql"], code = "unavailable", http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, status)
+	})
 }
 
 func staticHandler(static fs.FS) http.Handler {

@@ -23,8 +23,9 @@ type Outgoing struct {
 
 // Sent is the outcome of a send: the stored message as the API shows it.
 type Sent struct {
-	Message   json.RawMessage
-	Duplicate bool // an earlier send with the same client_id
+	Message    json.RawMessage
+	Duplicate  bool // an earlier send with the same client_id
+	Recipients int  // users delivered to by this call
 }
 
 const maxRebuilds = 3
@@ -153,7 +154,7 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 			return Sent{}, unavailable("finish send", err)
 		}
 	}
-	return Sent{Message: json.RawMessage(msg), Duplicate: dup}, nil
+	return Sent{Message: json.RawMessage(msg), Duplicate: dup, Recipients: len(ds)}, nil
 }
 
 func (m Outgoing) typ() string {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"webchat/gateway"
@@ -50,7 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		logger = logger.With("node", cfg.NodeName)
 	}
 
-	rdb, block, closeRedis, err := openRedis(ctx, cfg, logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rdb, block, closeRedis, err := openRedis(ctx, cfg, logger, gateway.NewRedisErrorHook(reg))
 	if err != nil {
 		return err
 	}
@@ -82,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
-		RateAuth: cfg.RateAuth, TrustedProxies: cfg.TrustedProxies,
+		RateAuth: cfg.RateAuth, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
 	})
 
 	httpSrv := &http.Server{
@@ -129,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // openRedis returns the command client (no retries: a write script that
 // timed out may have run) and the client for blocking reads of waiting
 // polls (many connections with small buffers).
-func openRedis(ctx context.Context, cfg config, logger *slog.Logger) (rdb, block redis.UniversalClient, closeAll func(), err error) {
+func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
 	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second}
 	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: max(cfg.MaxPolls, 1024), ReadBufferSize: 4096, WriteBufferSize: 4096,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second}
@@ -158,6 +162,8 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger) (rdb, block
 	}
 	rdb = redis.NewUniversalClient(cmdOpts)
 	block = redis.NewUniversalClient(blockOpts)
+	rdb.AddHook(hook)
+	block.AddHook(hook)
 	closeAll = func() {
 		rdb.Close()
 		block.Close()

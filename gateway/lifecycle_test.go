@@ -1,0 +1,60 @@
+package gateway_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadinessAndDrain(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	anon := e.newClient()
+	if r := anon.do("GET", "/readyz", nil); r.Status != 200 {
+		t.Fatalf("/readyz: %d %s", r.Status, r.Body)
+	}
+	bob := e.signup("bob")
+	bob.drain()
+	done := make(chan response, 1)
+	go func() { done <- bob.do("GET", "/api/poll?timeout=30&cursor="+bob.cursor, nil) }()
+	e.waitPolls(1)
+	start := time.Now()
+	e.srv.Drain(context.Background())
+	select {
+	case r := <-done:
+		if r.Status != 200 || !r.Close {
+			t.Fatalf("drained poll: %d %v %s", r.Status, r.Header, r.Body)
+		}
+		t.Logf("waiting poll answered %v after drain", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting poll was not answered at once")
+	}
+	if r := anon.do("GET", "/readyz", nil); r.Status != 503 || !strings.Contains(string(r.Body), "draining") {
+		t.Fatalf("/readyz while draining: %d %s", r.Status, r.Body)
+	}
+	r := bob.do("GET", "/api/me", nil)
+	if r.Status != 503 || r.errorCode() != "draining" || r.Header.Get("Retry-After") != "0" {
+		t.Fatalf("new request while draining: %d %v %s", r.Status, r.Header, r.Body)
+	}
+}
+
+func TestMetricsExposeTheCore(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	alice.send(bob.User.ID, "single", "x")
+	bob.messages(1, 5*time.Second)
+	r := e.newClient().do("GET", "/metrics", nil)
+	for _, want := range []string{
+		"webchat_polls_waiting 0",
+		`webchat_messages_sent_total{type="single"} 1`,
+		`webchat_poll_answers_total{outcome="events"}`,
+		"webchat_delivery_latency_seconds_count 1",
+		"webchat_message_fanout_count 1",
+		`webchat_http_requests_total{route="/api/messages",status="201"} 1`,
+	} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
