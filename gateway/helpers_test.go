@@ -26,12 +26,16 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
+// useCluster runs the whole suite against a three-master Redis Cluster
+// (WEBCHAT_TEST_REDIS=cluster; make test runs the package both ways).
+var useCluster = os.Getenv("WEBCHAT_TEST_REDIS") == "cluster"
+
 // env is one gateway node over a real redis-server and a SQLite file.
 type env struct {
 	t      *testing.T
 	srv    *gateway.Server
 	http   *httptest.Server
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	plane  *store.Plane
 	graph  *store.Graph
 	prefix string
@@ -39,7 +43,8 @@ type env struct {
 }
 
 type envOpts struct {
-	redis   *storetest.RedisServer // default: the shared server
+	redis   *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
+	cluster bool                   // use the shared Redis Cluster whatever the environment says
 	plane   store.PlaneOptions
 	gateway gateway.Options
 	hook    redis.Hook // added to the command client
@@ -47,11 +52,18 @@ type envOpts struct {
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	if o.redis == nil {
-		o.redis = storetest.Redis(t)
+	addrs := []string{}
+	clusterMode := o.cluster || (o.redis == nil && useCluster)
+	switch {
+	case clusterMode:
+		addrs = storetest.Cluster(t).Addrs
+	case o.redis == nil:
+		addrs = append(addrs, storetest.Redis(t).Addr)
+	default:
+		addrs = append(addrs, o.redis.Addr)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: o.redis.Addr, MaxRetries: -1, ReadTimeout: 3 * time.Second})
-	block := redis.NewClient(&redis.Options{Addr: o.redis.Addr, MaxRetries: -1, PoolSize: 256, ReadBufferSize: 4096, WriteBufferSize: 4096})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, ReadTimeout: 3 * time.Second})
+	block := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, PoolSize: 256, ReadBufferSize: 4096, WriteBufferSize: 4096})
 	t.Cleanup(func() { rdb.Close(); block.Close() })
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
