@@ -1,0 +1,250 @@
+// What the person does besides chatting: friend requests, groups and their
+// members, the tabs and the chat header's buttons. Each change also asks
+// this browser's other tabs to reload /api/me.
+
+import { $, show } from './dom.js';
+import { post, del, patch } from './api.js';
+import * as st from './state.js';
+import { S } from './state.js';
+import {
+  bus, sidebar, chatView, membersView, changed, renderMembers, openGroup, banner, toggleMembers,
+} from './ui.js';
+import { openConv, closeChat, bumpCount } from './convs.js';
+
+function othersRefresh() {
+  bus.post({ type: 'refresh' });
+}
+
+let friendStatusTimer = null;
+
+// friendStatus says how adding a friend went; good news fades after a while.
+function friendStatus(text, error = false) {
+  const el = $('#add-friend-status');
+  el.textContent = text;
+  el.classList.toggle('error', error);
+  show(el, !!text);
+  clearTimeout(friendStatusTimer);
+  if (text && !error) friendStatusTimer = setTimeout(() => friendStatus(''), 6000);
+}
+
+export async function acceptRequest(r, btn) {
+  btn.disabled = true;
+  try {
+    const data = await post(`/api/friend-requests/${r.id}/accept`);
+    S.incoming.delete(r.id);
+    if (data && data.friend) st.addFriend(data.friend);
+    othersRefresh();
+    changed();
+  } catch (e) {
+    btn.disabled = false;
+    friendStatus(e.message, true);
+  }
+}
+
+export async function declineRequest(r, btn) {
+  btn.disabled = true;
+  try {
+    await post(`/api/friend-requests/${r.id}/decline`);
+    S.incoming.delete(r.id);
+    othersRefresh();
+    changed();
+  } catch (e) {
+    btn.disabled = false;
+    friendStatus(e.message, true);
+  }
+}
+
+export async function removeMember(m, btn) {
+  const gid = openGroup();
+  if (!gid) return;
+  btn.disabled = true;
+  try {
+    await del(`/api/groups/${gid}/members/${m.id}`);
+    const c = st.conv(S.open);
+    if (c.members) c.members = c.members.filter((x) => x.id !== m.id);
+    bumpCount(gid, -1);
+    membersView.status(`Removed ${m.display_name || m.username}.`);
+    othersRefresh();
+  } catch (e) {
+    btn.disabled = false;
+    membersView.status(e.message, true);
+  }
+}
+
+export async function setRole(m, role, btn) {
+  const gid = openGroup();
+  if (!gid) return;
+  btn.disabled = true;
+  try {
+    const data = await patch(`/api/groups/${gid}/members/${m.id}`, { role });
+    const c = st.conv(S.open);
+    const nm = (data && data.member) || { ...m, role };
+    if (c.members) c.members = c.members.map((x) => (x.id === m.id ? { ...x, ...nm } : x));
+    renderMembers();
+  } catch (e) {
+    btn.disabled = false;
+    membersView.status(e.message, true);
+  }
+}
+
+// wireActions connects the static forms and buttons of the page.
+export function wireActions() {
+  $('#tab-friends').addEventListener('click', () => sidebar.setTab('friends'));
+  $('#tab-groups').addEventListener('click', () => sidebar.setTab('groups'));
+  for (const tab of [$('#tab-friends'), $('#tab-groups')]) {
+    tab.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      const next = S.tab === 'friends' ? 'groups' : 'friends';
+      sidebar.setTab(next);
+      $(`#tab-${next}`).focus();
+    });
+  }
+
+  $('#add-friend-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const input = e.currentTarget.username;
+    const username = input.value.trim();
+    if (!username) {
+      friendStatus('Type the username of the person to add.', true);
+      return;
+    }
+    const btn = e.currentTarget.querySelector('button');
+    btn.disabled = true;
+    try {
+      const data = await post('/api/friend-requests', { username });
+      if (data && data.friend) {
+        st.addFriend(data.friend);
+        friendStatus(`You and ${data.friend.display_name} are now friends.`);
+      } else if (data && data.request) {
+        st.addRequest(data.request);
+        friendStatus(`Request sent to ${data.request.to.display_name}.`);
+      }
+      input.value = '';
+      othersRefresh();
+      changed();
+    } catch (err) {
+      friendStatus(err.message, true);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  const groupForm = (open) => {
+    show($('#create-group-form'), open);
+    $('#create-group').setAttribute('aria-expanded', String(open));
+    if (open) $('group-name').focus();
+  };
+  $('#create-group').addEventListener('click', () => groupForm($('#create-group-form').hidden));
+  $('#create-group-cancel').addEventListener('click', () => groupForm(false));
+  $('#create-group-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const status = $('#create-group-status');
+    const body = { name: f.name.value.trim(), brief: f.brief.value.trim() };
+    const max = f.max_members.value.trim();
+    if (max !== '') {
+      const n = Number(max);
+      if (!Number.isInteger(n)) {
+        status.textContent = 'Max members must be a whole number from 2 to 2,000.';
+        show(status, true);
+        return;
+      }
+      body.max_members = n;
+    }
+    const btn = f.querySelector('button[type=submit]');
+    btn.disabled = true;
+    try {
+      const data = await post('/api/groups', body);
+      st.upsertGroup(data.group);
+      f.reset();
+      show(status, false);
+      groupForm(false);
+      othersRefresh();
+      changed();
+      openConv(data.group.conv || `g${data.group.id}`);
+    } catch (err) {
+      status.textContent = err.message;
+      show(status, true);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $('#back-btn').addEventListener('click', () => closeChat());
+  $('#members-toggle').addEventListener('click', () => toggleMembers());
+
+  let unfriendArmed = null;
+  $('#unfriend-btn').addEventListener('click', async (e) => {
+    const btn = e.currentTarget;
+    const p = S.open && st.parseConv(S.open);
+    if (!p || p.type !== 'single') return;
+    if (!unfriendArmed) {
+      // Two clicks: removing a friend is not undone by a click.
+      btn.textContent = 'Click again to remove';
+      unfriendArmed = setTimeout(() => {
+        unfriendArmed = null;
+        btn.textContent = 'Remove friend';
+      }, 4000);
+      return;
+    }
+    clearTimeout(unfriendArmed);
+    unfriendArmed = null;
+    btn.textContent = 'Remove friend';
+    try {
+      await del(`/api/friends/${p.peer}`);
+      st.removeFriend(p.peer);
+      othersRefresh();
+      changed();
+    } catch (err) {
+      chatView.notice(err.message);
+    }
+  });
+
+  $('#add-member-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const gid = openGroup();
+    const input = e.currentTarget.username;
+    const username = input.value.trim();
+    if (!gid) return;
+    if (!username) {
+      membersView.status('Type the username of the person to add.', true);
+      return;
+    }
+    const btn = e.currentTarget.querySelector('button');
+    btn.disabled = true;
+    try {
+      const data = await post(`/api/groups/${gid}/members`, { username });
+      const m = data.member;
+      st.rememberUser(m);
+      const c = st.conv(S.open);
+      if (c.members && !c.members.some((x) => x.id === m.id)) c.members.push(m);
+      input.value = '';
+      membersView.status(`Added ${m.display_name || m.username}.`);
+      bumpCount(gid, 1);
+      othersRefresh();
+    } catch (err) {
+      membersView.status(err.message, true);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $('#group-leave').addEventListener('click', async (e) => {
+    const gid = openGroup();
+    if (!gid) return;
+    const btn = e.currentTarget;
+    btn.disabled = true;
+    try {
+      await del(`/api/groups/${gid}/members/${S.me.id}`);
+      const g = S.groups.get(gid);
+      st.removeGroup(gid);
+      closeChat();
+      banner(`You left ${g ? g.name : 'the group'}.`);
+      othersRefresh();
+    } catch (err) {
+      membersView.status(err.message, true);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+}

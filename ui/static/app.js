@@ -1,0 +1,305 @@
+// webchat's browser client, the entry point: the session (log-in, sign-up,
+// log-out), which tab polls, and the messages between this browser's tabs.
+//
+// Modules: dom.js (building elements), api.js (HTTP), state.js (the model),
+// ui.js (views and redraw), convs.js (conversations, history, sending),
+// events.js (poll events), actions.js (friends, groups, buttons),
+// tabs.js (one poller per browser), poller.js (the long-poll loop),
+// notify.js (title, favicon, desktop notifications), sidebar.js, chat.js
+// and members.js (the views).
+
+import { $, show } from './dom.js';
+import { get, post, setUnauthorizedHandler } from './api.js';
+import * as st from './state.js';
+import { S } from './state.js';
+import { leadership } from './tabs.js';
+import { Poller, backoff } from './poller.js';
+import { notifyPermission, askPermission, canNotify } from './notify.js';
+import {
+  bus, self, tabViews, postView, sidebar, chatView, membersView, attention, changed, banner,
+} from './ui.js';
+import {
+  openConv, closeChat, knownConv, readOpen, sendMessage, retrySend, loadOlder, onMessage,
+} from './convs.js';
+import { applyEvents, forgetSeen, refreshMe, resync } from './events.js';
+import { wireActions, acceptRequest, declineRequest, removeMember, setRole } from './actions.js';
+
+const REFRESH_MS = 60_000; // /api/me again, for the online dots
+
+let conn = 'connected';
+let lead = null;
+let superseded = false;
+let bootTries = 0;
+
+// --- the poll, in one tab --------------------------------------------------
+
+const poller = new Poller({
+  uid: () => (S.me ? S.me.id : 0),
+  onEvents(events) {
+    // Other tabs first, so that a "read" this tab sends while applying
+    // reaches them after the message it is about.
+    bus.post({ type: 'events', events });
+    applyEvents(events, true);
+  },
+  async onResync() {
+    bus.post({ type: 'resync' });
+    await resync();
+  },
+  onState(s) {
+    setConn(s);
+    bus.post({ type: 'conn', state: s });
+  },
+  onSuperseded() {
+    // A newer poll of this same device (session) took over: stop here, as
+    // the contract asks, and let the person take it back.
+    superseded = true;
+    stopLeading();
+    banner('Messages are now being received in another window.', 'Receive here', () => {
+      superseded = false;
+      banner('');
+      startLeading();
+    });
+  },
+  onUnauthorized: () => sessionEnded(),
+});
+
+// <html data-poll="leader|follower" data-poll-kind="web-locks|lease"> tells
+// tests and curious people which tab polls.
+function startLeading() {
+  if (lead || superseded) return;
+  const root = document.documentElement;
+  lead = leadership(() => {
+    self.leader = true;
+    root.dataset.poll = 'leader';
+    poller.start();
+  }, () => {
+    self.leader = false;
+    root.dataset.poll = 'follower';
+    poller.stop();
+  });
+  root.dataset.poll = 'follower';
+  root.dataset.pollKind = lead.kind;
+  lead.start();
+}
+
+function stopLeading() {
+  if (lead) lead.stop();
+  lead = null;
+  self.leader = false;
+  poller.stop();
+  delete document.documentElement.dataset.poll;
+}
+
+function setConn(s) {
+  conn = s;
+  const el = $('#conn');
+  el.textContent = s;
+  el.className = `conn ${s}`;
+}
+
+// --- this browser's other tabs ---------------------------------------------
+
+bus.onMessage = (m) => {
+  switch (m.type) {
+    case 'events':
+      if (S.me) applyEvents(m.events || [], false);
+      break;
+    case 'resync':
+      if (S.me) resync();
+      break;
+    case 'sent':
+      if (S.me) onMessage(m.message, false);
+      break;
+    case 'read':
+      if (S.me) {
+        st.applyRead(m.conv, m.seq);
+        changed();
+      }
+      break;
+    case 'conn':
+      if (!self.leader) setConn(m.state);
+      break;
+    case 'hello':
+      if (S.me) postView();
+      if (self.leader) bus.post({ type: 'conn', state: conn });
+      break;
+    case 'view':
+      tabViews.set(m.tab, { conv: m.conv, visible: m.visible });
+      break;
+    case 'bye':
+      tabViews.delete(m.tab);
+      break;
+    case 'refresh':
+      if (S.me) refreshMe();
+      break;
+    case 'login':
+      if (!S.me || S.me.id !== m.uid) boot();
+      break;
+    case 'logout':
+      if (S.me) signedOut('You logged out in another tab.');
+      break;
+    default:
+      break;
+  }
+};
+
+addEventListener('pagehide', () => bus.post({ type: 'bye' }));
+
+document.addEventListener('visibilitychange', () => {
+  if (!S.me) return;
+  postView();
+  if (!document.hidden) {
+    readOpen();
+    changed({ chat: !!S.open });
+  }
+});
+
+// --- the views' handlers -------------------------------------------------------
+
+sidebar.hd = { open: openConv, accept: acceptRequest, decline: declineRequest };
+chatView.hd = {
+  send: sendMessage,
+  retry: retrySend,
+  nearTop: () => S.open && loadOlder(S.open),
+  atBottom: () => readOpen(),
+};
+membersView.hd = { remove: removeMember, setRole };
+wireActions();
+
+// --- the session -------------------------------------------------------------
+
+function authError(text) {
+  const el = $('#auth-error');
+  el.textContent = text || '';
+  show(el, !!text);
+}
+
+function showAuth(message) {
+  show($('#boot'), false);
+  show($('#app'), false);
+  show($('#auth'), true);
+  authError(message);
+  document.title = 'webchat';
+}
+
+function enter(data) {
+  if (!S.me || S.me.id !== data.user.id) {
+    st.reset();
+    forgetSeen();
+    chatView.switchTo(null);
+  }
+  st.loadMe(data);
+  show($('#boot'), false);
+  show($('#auth'), false);
+  show($('#app'), true);
+  authError('');
+  const name = S.me.display_name || S.me.username;
+  $('#me-name').textContent = name;
+  $('#me-name').title = `@${S.me.username}`;
+  const av = $('#me-avatar');
+  av.textContent = [...name.trim()][0]?.toUpperCase() || '?';
+  av.style.setProperty('--h', String((S.me.id * 137) % 360));
+  show($('#notify-btn'), canNotify() && notifyPermission() === 'default');
+  sidebar.setTab(S.tab);
+  changed();
+  startLeading();
+  bus.post({ type: 'hello' });
+  const want = decodeURIComponent(location.hash.slice(1));
+  if (want && knownConv(want)) openConv(want);
+  else closeChat();
+}
+
+function signedOut(message) {
+  stopLeading();
+  superseded = false;
+  st.reset();
+  forgetSeen();
+  closeChat();
+  banner('');
+  attention.setTotal(0);
+  showAuth(message);
+}
+
+function sessionEnded() {
+  if (!S.me) return;
+  signedOut('Your session has ended. Please log in again.');
+  bus.post({ type: 'logout' });
+}
+
+setUnauthorizedHandler(() => sessionEnded());
+
+async function boot() {
+  try {
+    const data = await get('/api/me', { auth: false });
+    bootTries = 0;
+    enter(data);
+  } catch (e) {
+    if (e.status === 401) {
+      if (S.me) signedOut();
+      else showAuth();
+      return;
+    }
+    bootTries++;
+    $('#boot').textContent = `${e.message} Trying again…`;
+    setTimeout(boot, backoff(bootTries));
+  }
+}
+
+async function authSubmit(form, path, body) {
+  const btn = form.querySelector('button[type=submit]');
+  btn.disabled = true;
+  authError('');
+  try {
+    await post(path, body, { auth: false });
+    const me = await get('/api/me', { auth: false });
+    for (const input of form.querySelectorAll('input[type=password]')) input.value = '';
+    enter(me);
+    bus.post({ type: 'login', uid: me.user.id });
+  } catch (e) {
+    authError(e.message);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+$('#login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const f = e.currentTarget;
+  authSubmit(f, '/api/login', { username: f.username.value.trim(), password: f.password.value });
+});
+
+$('#signup-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const f = e.currentTarget;
+  const username = f.username.value.trim();
+  authSubmit(f, '/api/signup', {
+    username,
+    password: f.password.value,
+    display_name: f.display_name.value.trim() || username,
+  });
+});
+
+$('#logout-btn').addEventListener('click', async () => {
+  bus.post({ type: 'logout' });
+  const uid = S.me && S.me.id;
+  stopLeading();
+  try {
+    await post('/api/logout', {}, { auth: false });
+  } catch { /* logged out here either way */ }
+  try {
+    if (uid) localStorage.removeItem(`webchat:cursor:${uid}`);
+  } catch { /* ignore */ }
+  signedOut();
+});
+
+$('#notify-btn').addEventListener('click', async () => {
+  // Asked on a click: browsers ignore or block a request without one.
+  await askPermission();
+  show($('#notify-btn'), canNotify() && notifyPermission() === 'default');
+});
+
+setInterval(() => {
+  if (S.me && !document.hidden) refreshMe();
+}, REFRESH_MS);
+
+boot();

@@ -1,0 +1,336 @@
+// Conversations: opening one, its history (newest page, older pages on
+// scroll, holes filled), telling the server what was read, sending with
+// retries, and taking in messages from the poll or other tabs.
+
+import { $, show } from './dom.js';
+import { get, post, newClientId } from './api.js';
+import * as st from './state.js';
+import { S } from './state.js';
+import { notify, notifyPermission } from './notify.js';
+import {
+  bus, self, tabViews, postView, wide, changed, flush, renderHeader, renderMembers,
+  openGroup, chatView, membersView, membersClosedOnNarrow,
+} from './ui.js';
+
+const GAP_WAIT_MS = 2000; // messages sent together may arrive out of order
+const PAGE = 50;
+
+const historyURL = (id, query) => `/api/conversations/${encodeURIComponent(id)}/messages?${query}`;
+
+// knownConv says whether a conversation is in my lists (friend or group).
+export function knownConv(id) {
+  const p = st.parseConv(id);
+  if (!p) return false;
+  return p.type === 'group' ? S.groups.has(p.gid) : S.friends.has(p.peer);
+}
+
+// The open conversation is in the URL's fragment, so a reload reopens it.
+function setHash(id) {
+  const want = id ? `#${id}` : '';
+  if (location.hash !== want) history.replaceState(null, '', id ? want : location.pathname + location.search);
+}
+
+export async function openConv(id) {
+  const p = st.parseConv(id);
+  if (!S.me || !p) return;
+  const switching = S.open !== id;
+  S.open = id;
+  setHash(id);
+  document.body.classList.add('show-chat');
+  show($('#chat-empty'), false);
+  show($('#chat-main'), true);
+  chatView.switchTo(id);
+  if (switching) membersView.status('');
+  // What is already here shows at once; the newest page follows.
+  changed({ chat: true, bottom: true });
+  flush();
+  postView();
+  readOpen();
+  if (switching && wide.matches) chatView.composer.focus({ preventScroll: true });
+  if (p.type === 'group') {
+    if (switching) membersClosedOnNarrow();
+    renderMembers();
+    renderHeader();
+    loadMembers(p.gid);
+  }
+  await loadLatest(id);
+}
+
+export function closeChat() {
+  S.open = null;
+  setHash(null);
+  document.body.classList.remove('show-chat');
+  show($('#chat-main'), false);
+  show($('#chat-empty'), true);
+  chatView.switchTo(null);
+  postView();
+  changed();
+}
+
+// loadLatest fetches the newest page: switching to a conversation always
+// shows what the server has, not only what arrived while the page was open.
+export async function loadLatest(id) {
+  const c = st.conv(id);
+  const token = (c.latestToken = (c.latestToken || 0) + 1);
+  let data;
+  try {
+    data = await get(historyURL(id, `limit=${PAGE}`));
+  } catch (e) {
+    if (S.open === id && e.status !== 401) {
+      chatView.notice(e.status === 404 ? 'This conversation is not available to you.' : `Could not load messages: ${e.message}`);
+    }
+    return;
+  }
+  if (token !== c.latestToken) return;
+  const page = (data && data.messages) || [];
+  for (const m of page) st.addMessage(m, false);
+  if (page.length) {
+    const p0 = page[0].seq;
+    // Keep what joins the page without a hole; drop older islands (such as
+    // the last-message summary from /api/me, or a run from before an
+    // outage), which scrolling up loads again in order.
+    let floor = p0;
+    while (c.msgs.has(floor - 1)) floor--;
+    for (const s of [...c.msgs.keys()]) if (s < floor) c.msgs.delete(s);
+    c.floor = floor;
+    c.hasMore = floor === p0 ? !!data.has_more : floor > 1;
+  } else {
+    c.floor = c.msgs.size ? Math.min(...c.msgs.keys()) : 1;
+    c.hasMore = false;
+  }
+  c.fetched = true;
+  if (S.open !== id) return;
+  changed({ chat: true });
+  flush();
+  readOpen();
+  scheduleGapCheck(id);
+  if (!chatView.overflowing() && c.hasMore) loadOlder(id);
+}
+
+// loadOlder loads the page before the oldest shown (scrolled to the top).
+export async function loadOlder(id) {
+  const c = st.conv(id);
+  if (c.loading || !c.fetched || !c.hasMore) return;
+  c.loading = true;
+  changed({ chat: S.open === id });
+  try {
+    const data = await get(historyURL(id, `before=${c.floor}&limit=${PAGE}`));
+    const page = (data && data.messages) || [];
+    for (const m of page) st.addMessage(m, false);
+    if (page.length) c.floor = Math.min(c.floor, page[0].seq);
+    c.hasMore = !!(data && data.has_more) && page.length > 0 && c.floor > 1;
+  } catch (e) {
+    if (S.open === id && e.status !== 401) chatView.notice(`Could not load earlier messages: ${e.message}`);
+    c.loading = false;
+    changed({ chat: S.open === id });
+    return;
+  }
+  c.loading = false;
+  if (S.open !== id) return;
+  changed({ chat: true });
+  flush();
+  if (!chatView.overflowing() && c.hasMore) loadOlder(id);
+}
+
+// A message can overtake another; only after GAP_WAIT_MS is a hole taken
+// as lost and filled from history.
+function scheduleGapCheck(id) {
+  const c = st.conv(id);
+  if (c.gapTimer || !st.missingSeqs(c).length) return;
+  c.gapTimer = setTimeout(() => {
+    c.gapTimer = null;
+    fillGap(id);
+  }, GAP_WAIT_MS);
+}
+
+async function fillGap(id) {
+  const c = st.conv(id);
+  let missing = st.missingSeqs(c);
+  for (let round = 0; missing.length && round < 10; round++) {
+    const hi = missing[missing.length - 1];
+    const limit = Math.min(100, hi - missing[0] + 1);
+    let data;
+    try {
+      data = await get(historyURL(id, `before=${hi + 1}&limit=${limit}`));
+    } catch {
+      break;
+    }
+    for (const m of (data && data.messages) || []) st.addMessage(m, false);
+    const now = st.missingSeqs(c);
+    if (now.length >= missing.length) break;
+    missing = now;
+  }
+  // What history does not have either (trimmed) is not asked for again.
+  for (const s of st.missingSeqs(c)) c.holes.add(s);
+  if (S.open === id) {
+    changed({ chat: true });
+    readOpen();
+  }
+}
+
+// readOpen tells the server (and this browser's other tabs) that the open
+// conversation is read, when the person can see it. It sends again when a
+// newer message shows while the conversation is open.
+export function readOpen() {
+  const id = S.open;
+  if (!id || document.hidden || !S.me) return;
+  const c = st.conv(id);
+  const t = st.readTarget(c);
+  const had = c.unread;
+  if (!t || (t <= c.readSent && had === 0)) return;
+  c.unread = 0;
+  if (t > c.readUpTo) c.readUpTo = t;
+  c.readSent = Math.max(c.readSent, t);
+  post(`/api/conversations/${encodeURIComponent(id)}/read`, { seq: t }).catch((e) => {
+    if (e.status !== 401 && c.readSent === t) c.readSent = 0; // try again next time
+  });
+  bus.post({ type: 'read', conv: id, seq: t });
+  changed();
+}
+
+// Sends go out one at a time per conversation, in the order typed: two
+// requests in flight together could be numbered the other way round, and a
+// message held back by "too fast" holds back the ones after it.
+const sendQueues = new Map(); // conv -> promise of the last queued send
+
+function enqueue(p) {
+  const prev = sendQueues.get(p.conv) || Promise.resolve();
+  const next = prev.then(() => attemptSend(p));
+  sendQueues.set(p.conv, next);
+  next.then(() => {
+    if (sendQueues.get(p.conv) === next) sendQueues.delete(p.conv);
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// sendMessage shows the message as pending at once and sends it. It
+// answers false when the open conversation takes no messages.
+export function sendMessage(body) {
+  const id = S.open;
+  const t = id && st.target(id);
+  if (!t) return false;
+  const p = {
+    client_id: newClientId(), conv: id, from: S.me.id, to: t.to, type: t.type, body,
+    ts: Date.now(), state: 'sending', error: null, retryAt: 0,
+  };
+  st.conv(id).pending.set(p.client_id, p);
+  changed({ chat: true, bottom: true });
+  enqueue(p);
+  return true;
+}
+
+// retrySend sends a failed message again, with its same client_id.
+export function retrySend(clientId) {
+  const p = S.open && st.conv(S.open).pending.get(clientId);
+  if (!p || p.state !== 'failed') return;
+  p.state = 'sending';
+  p.error = null;
+  changed({ chat: true });
+  enqueue(p);
+}
+
+// attemptSend sends until the server answers: confirmed, or marked failed
+// (with a retry button), or after "too fast" again once Retry-After passed.
+async function attemptSend(p) {
+  const c = st.conv(p.conv);
+  for (;;) {
+    if (!c.pending.has(p.client_id)) return;
+    p.state = 'sending';
+    p.error = null;
+    changed({ chat: S.open === p.conv });
+    try {
+      // Always this message's own client_id: a retry after a lost answer
+      // is answered with the first copy instead of sending twice.
+      const data = await post('/api/messages', { to: p.to, type: p.type, body: p.body, client_id: p.client_id });
+      const m = data.message;
+      if (S.open === p.conv) chatView.confirmed(p.client_id, m.seq);
+      c.pending.delete(p.client_id);
+      st.addMessage(m, true);
+      // This device does not get its own message by poll: tell the other tabs.
+      bus.post({ type: 'sent', message: m });
+      changed({ chat: S.open === m.conv });
+      if (S.open === m.conv) scheduleGapCheck(m.conv);
+      return;
+    } catch (e) {
+      if (e.status === 401) return;
+      if (e.status !== 429) {
+        p.state = 'failed';
+        p.error = e.message;
+        changed({ chat: S.open === p.conv });
+        return;
+      }
+      const wait = Math.max(1, e.retryAfter ?? 1) * 1000;
+      p.state = 'throttled';
+      p.retryAt = Date.now() + wait;
+      changed({ chat: S.open === p.conv });
+      await sleep(wait);
+    }
+  }
+}
+
+// onMessage takes a message from the poll (live) or from another tab.
+export function onMessage(m, live) {
+  if (!m || typeof m.seq !== 'number' || !m.conv) return;
+  const r = st.addMessage(m, true);
+  if (!r.added) return;
+  const open = m.conv === S.open;
+  if (open) {
+    readOpen();
+    scheduleGapCheck(m.conv);
+  }
+  changed({ chat: open });
+  const p = st.parseConv(m.conv);
+  if (p && p.type === 'group' && !S.users.has(m.from)) loadMembers(p.gid);
+  if (live && r.counted && self.leader) maybeNotify(m);
+}
+
+// maybeNotify: a desktop notification, from the polling tab only, unless
+// some tab of this browser shows that conversation to the person.
+function maybeNotify(m) {
+  if (notifyPermission() !== 'granted') return;
+  const here = !document.hidden && S.open === m.conv;
+  const elsewhere = [...tabViews.values()].some((v) => v.visible && v.conv === m.conv);
+  if (here || elsewhere) return;
+  const p = st.parseConv(m.conv);
+  const who = st.displayName(m.from);
+  const title = p.type === 'group' ? `${who} in ${st.convTitle(m.conv)}` : who;
+  notify(title, m.body.length > 200 ? `${m.body.slice(0, 200)}…` : m.body, `webchat-${m.conv}`, () => openConv(m.conv));
+}
+
+const memberLoads = new Map(); // gid -> promise, so a burst loads once
+
+// loadMembers fetches a group and its members (names for its messages).
+export function loadMembers(gid) {
+  if (memberLoads.has(gid)) return memberLoads.get(gid);
+  const pr = (async () => {
+    try {
+      const data = await get(`/api/groups/${gid}`);
+      st.upsertGroup(data.group);
+      for (const m of data.members || []) st.rememberUser(m);
+      st.conv(data.group.conv || `g${gid}`).members = data.members || [];
+      if (openGroup() === gid) renderMembers();
+      changed({ chat: true });
+    } catch (e) {
+      if (e.status === 404 || e.status === 403) {
+        st.removeGroup(gid); // not a member any more
+        changed();
+      } else if (openGroup() === gid) {
+        membersView.status(`Could not load members: ${e.message}`, true);
+      }
+    } finally {
+      memberLoads.delete(gid);
+    }
+  })();
+  memberLoads.set(gid, pr);
+  return pr;
+}
+
+// bumpCount adjusts a group's member count after an add or remove here;
+// the server's group_updated event brings the exact number.
+export function bumpCount(gid, d) {
+  const g = S.groups.get(gid);
+  if (g && typeof g.member_count === 'number') g.member_count = Math.max(0, g.member_count + d);
+  renderMembers();
+  changed();
+}

@@ -1,0 +1,125 @@
+// The page's views, the channel to this browser's other tabs, and the one
+// place that redraws: changed() batches every change of a task into one
+// redraw at its end (a microtask, so hidden tabs redraw too, unlike
+// requestAnimationFrame).
+
+import { $, show } from './dom.js';
+import * as st from './state.js';
+import { S } from './state.js';
+import { Sidebar } from './sidebar.js';
+import { ChatView } from './chat.js';
+import { MembersView } from './members.js';
+import { Attention } from './notify.js';
+import { Bus } from './tabs.js';
+
+// The views; app.js gives them their handlers.
+export const sidebar = new Sidebar();
+export const chatView = new ChatView();
+export const membersView = new MembersView();
+export const attention = new Attention();
+
+// bus reaches this browser's other tabs; app.js sets bus.onMessage.
+export const bus = new Bus();
+
+// self: whether this tab is the one that polls.
+export const self = { leader: false };
+
+// tabViews: what the other tabs show (tab id -> {conv, visible}), so the
+// polling tab does not notify about a conversation someone is looking at.
+export const tabViews = new Map();
+
+export function postView() {
+  bus.post({ type: 'view', conv: S.open, visible: !document.hidden });
+}
+
+// The members panel sits beside the chat where there is room; on a narrow
+// screen it covers the chat, so there it starts closed.
+export const wide = matchMedia('(min-width: 721px)');
+let membersWanted = wide.matches;
+wide.addEventListener('change', (e) => {
+  membersWanted = e.matches;
+  if (S.me) renderHeader();
+});
+
+export function toggleMembers() {
+  membersWanted = !membersWanted;
+  renderHeader();
+}
+
+export function membersClosedOnNarrow() {
+  if (!wide.matches) membersWanted = false;
+}
+
+let dirty = null;
+
+// changed asks for a redraw at the end of the current task. chat: the open
+// conversation's messages too; bottom: scroll them to the newest.
+export function changed(opts = {}) {
+  if (!dirty) {
+    dirty = { chat: false, bottom: false };
+    queueMicrotask(flush);
+  }
+  dirty.chat ||= !!opts.chat;
+  dirty.bottom ||= !!opts.bottom;
+}
+
+// flush redraws now what changed() asked for.
+export function flush() {
+  const d = dirty;
+  dirty = null;
+  if (!d || !S.me) return;
+  sidebar.render();
+  renderHeader();
+  if (d.chat && S.open) chatView.render(st.conv(S.open), { forceBottom: d.bottom });
+  attention.setTotal(st.totalUnread());
+}
+
+export function renderHeader() {
+  const id = S.open;
+  if (!id) return;
+  const p = st.parseConv(id);
+  let title;
+  let writable;
+  let why;
+  if (p.type === 'single') {
+    const name = st.displayName(p.peer);
+    title = `Chatting with ${name}`;
+    writable = S.friends.has(p.peer);
+    why = `You and ${name} are no longer friends. The history stays readable.`;
+  } else {
+    const g = S.groups.get(p.gid);
+    const n = g ? g.member_count : 0;
+    title = g ? `${g.name} (${n} ${n === 1 ? 'member' : 'members'})` : 'Group';
+    writable = !!g;
+    why = 'You are no longer a member of this group.';
+  }
+  const t = $('#chat-title');
+  if (t.textContent !== title) t.textContent = title;
+  show($('#unfriend-btn'), p.type === 'single' && writable);
+  show($('#members-toggle'), p.type === 'group');
+  $('#members-toggle').setAttribute('aria-expanded', String(membersWanted));
+  show($('#members-panel'), p.type === 'group' && membersWanted);
+  chatView.setWritable(writable, why);
+}
+
+// openGroup is the id of the group shown, or null.
+export function openGroup() {
+  const p = S.open && st.parseConv(S.open);
+  return p && p.type === 'group' ? p.gid : null;
+}
+
+export function renderMembers() {
+  const gid = openGroup();
+  if (!gid) return;
+  membersView.render(S.groups.get(gid), st.conv(S.open).members);
+}
+
+// banner shows a line under the header, with an optional button; '' hides it.
+export function banner(text, button, onClick) {
+  $('#banner-text').textContent = text;
+  const b = $('#banner-btn');
+  b.textContent = button || '';
+  b.onclick = onClick || null;
+  show(b, !!button);
+  show($('#banner'), !!text);
+}
