@@ -1,13 +1,17 @@
 # webchat — make run starts a node on a fresh machine; make test proves it.
 GO ?= go
 
-.PHONY: run test deps vet lint build
+.PHONY: run test deps vet lint build cluster
 
 run:
 	$(GO) run ./cmd/webchat
 
 build:
 	$(GO) build -o webchat ./cmd/webchat
+
+# cluster: three nodes behind nginx with one Redis, on loopback (Ctrl-C stops).
+cluster:
+	@./scripts/cluster.sh
 
 # deps installs what the tests start: redis-server (Debian's package).
 deps:
