@@ -81,17 +81,31 @@ func validPassword(p string) error {
 }
 
 // checkAuthRate limits sign-ups and log-ins per client address and, when a
-// username is given, per (username, address), so that nobody can lock
-// another person out from elsewhere.
+// username is given, per (username, address), across all nodes: nobody can
+// lock another person out from elsewhere.
 func (s *Server) checkAuthRate(r *http.Request, username string) error {
 	addr := s.clientAddr(r)
-	if ok, wait := s.authLimit.allow("a:" + addr); !ok {
-		return &rateLimited{wait}
-	}
+	keys := []string{"auth:a:" + addr}
 	if username != "" {
-		if ok, wait := s.authLimit.allow("u:" + username + "|" + addr); !ok {
-			return &rateLimited{wait}
+		keys = append(keys, "auth:u:"+username+"|"+addr)
+	}
+	for _, k := range keys {
+		if err := s.allow(r, k, s.authLimit); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// allow takes one request from a shared limit, answering 429 with
+// Retry-After when it is used up.
+func (s *Server) allow(r *http.Request, key string, l store.Limit) error {
+	ok, wait, err := s.plane.Allow(r.Context(), key, l)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &rateLimited{int(wait/time.Second) + 1}
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ type env struct {
 	graph  *store.Graph
 	prefix string
 	reg    *prometheus.Registry
+	opts   envOpts
+	logger *slog.Logger
 }
 
 type envOpts struct {
@@ -91,7 +93,22 @@ func newEnv(t *testing.T, o envOpts) *env {
 	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, prefix), static, o.gateway)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: srv, http: hs, rdb: rdb, plane: plane, graph: graph, prefix: prefix, reg: reg}
+	return &env{t: t, srv: srv, http: hs, rdb: rdb, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
+}
+
+// secondNode is another gateway node over the same Redis, prefix and SQL,
+// as a second process behind a balancer would be.
+func (e *env) secondNode() *env {
+	o := e.opts
+	reg := prometheus.NewRegistry()
+	o.gateway.Registry, o.gateway.Gatherer = reg, reg
+	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
+	srv := gateway.NewServer(e.logger, e.graph, e.plane, store.NewSessionStore(e.rdb, e.prefix), static, o.gateway)
+	hs := httptest.NewServer(srv)
+	e.t.Cleanup(hs.Close)
+	n := *e
+	n.srv, n.http, n.reg = srv, hs, reg
+	return &n
 }
 
 // client is one browser session: its own cookie jar, so its own device.
@@ -150,6 +167,12 @@ func (c *client) do(method, path string, body any) response {
 
 func (c *client) doCtx(ctx context.Context, method, path string, body any) response {
 	c.e.t.Helper()
+	return c.doFull(ctx, method, path, body, nil)
+}
+
+// doFull sends a request with extra headers.
+func (c *client) doFull(ctx context.Context, method, path string, body any, headers map[string]string) response {
+	c.e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -170,6 +193,9 @@ func (c *client) doCtx(ctx context.Context, method, path string, body any) respo
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -78,8 +78,8 @@ func (s *Server) handleSend() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if ok, wait := s.sendLimit.allow(itoa(int64(me.user))); !ok {
-			s.writeError(w, r, &rateLimited{wait})
+		if err := s.allow(r, store.SendRateKey(me.user), s.sendLimit); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		out := store.Outgoing{From: me.user, FromDevice: me.device, Conv: conv, To: *req.To, Body: *req.Body}

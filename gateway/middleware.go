@@ -10,11 +10,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
-	"golang.org/x/time/rate"
 
 	"webchat/store"
 )
@@ -154,42 +152,6 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// limiter is a per-key token bucket on this node (the hardening issue
-// makes limits cluster-wide). A zero rate turns it off.
-type limiter struct {
-	rate  rate.Limit
-	burst int
-	mu    sync.Mutex
-	m     map[string]*rate.Limiter
-}
-
-func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, m: map[string]*rate.Limiter{}}
-}
-
-// allow reports whether key may act now, or how many seconds to wait.
-func (l *limiter) allow(key string) (bool, int) {
-	if l.rate <= 0 {
-		return true, 0
-	}
-	l.mu.Lock()
-	lim, ok := l.m[key]
-	if !ok {
-		if len(l.m) > 100_000 {
-			clear(l.m) // bound memory; a reset bucket only forgives a little
-		}
-		lim = rate.NewLimiter(l.rate, l.burst)
-		l.m[key] = lim
-	}
-	l.mu.Unlock()
-	res := lim.Reserve()
-	if d := res.Delay(); d > 0 {
-		res.Cancel()
-		return false, int(d/time.Second) + 1
-	}
-	return true, 0
 }
 
 func randomHex(n int) string {

@@ -75,8 +75,8 @@ type Server struct {
 	handler  http.Handler
 	metrics  *metrics
 
-	sendLimit *limiter
-	authLimit *limiter
+	sendLimit store.Limit
+	authLimit store.Limit
 
 	draining atomic.Bool
 	pollsMu  sync.Mutex
@@ -95,8 +95,12 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 		polls:   map[*waitingPoll]struct{}{},
 		metrics: newMetrics(o.Registry),
 	}
-	s.sendLimit = newLimiter(o.RateSend, o.RateSendBurst)
-	s.authLimit = newLimiter(o.RateAuth/60, max(int(o.RateAuth), 1))
+	if o.RateSend > 0 {
+		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
+	}
+	if o.RateAuth > 0 {
+		s.authLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAuth), Burst: max(int(o.RateAuth), 1)}
+	}
 
 	sm := scs.New()
 	sm.Store = sessions

@@ -18,6 +18,7 @@ var luaFS embed.FS
 type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
 	send, cidDone, history, grant, revoke, rebuild  *redis.Script
+	gcra                                            *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -47,6 +48,7 @@ func loadScripts() *scripts {
 	s.grant = mk("grant", false)
 	s.revoke = mk("revoke", false)
 	s.rebuild = mk("rebuild", false)
+	s.gcra = mk("gcra", false)
 	return s
 }
 

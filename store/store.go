@@ -221,6 +221,8 @@ func parseID(s string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
+func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
+
 // unavailable wraps an infrastructure error so callers see ErrUnavailable
 // while the cause stays in the chain for logs.
 func unavailable(op string, err error) error {
