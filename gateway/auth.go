@@ -232,13 +232,13 @@ func (s *Server) startSession(r *http.Request, u store.UserID) error {
 	s.sm.Put(ctx, sessUser, int64(u))
 	s.sm.Put(ctx, sessDevice, dev)
 	s.sm.Put(ctx, sessSeen, time.Now().UnixMilli())
-	return nil
+	return s.plane.TrackSession(ctx, u, s.sm.Token(ctx), s.o.SessionLifetime)
 }
 
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		uid, dev := s.sm.GetInt64(ctx, sessUser), s.sm.GetString(ctx, sessDevice)
+		uid, dev, token := s.sm.GetInt64(ctx, sessUser), s.sm.GetString(ctx, sessDevice), s.sm.Token(ctx)
 		// The session goes first, so a poll woken by the device's removal
 		// finds it gone and answers 401.
 		if err := s.sm.Destroy(ctx); err != nil {
@@ -250,7 +250,25 @@ func (s *Server) handleLogout() http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
+			if err := s.plane.UntrackSession(ctx, store.UserID(uid), token); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleLogoutEverywhere ends every session of the user, on every node:
+// their next request, and any poll waiting now, answers 401.
+func (s *Server) handleLogoutEverywhere() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		if err := s.plane.EndAllSessions(r.Context(), me.user); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.sm.Destroy(r.Context()) // clears this browser's cookie too
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

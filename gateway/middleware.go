@@ -94,7 +94,8 @@ const (
 )
 
 // requireUser answers 401 unless the request's session has a user, and
-// expires sessions idle longer than SessionIdle.
+// expires sessions idle longer than SessionIdle: no request and no poll
+// from the session's device for that long.
 func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -107,9 +108,19 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		now := time.Now()
 		seen := time.UnixMilli(s.sm.GetInt64(ctx, sessSeen))
 		if now.Sub(seen) > s.o.SessionIdle {
-			s.sm.Destroy(ctx)
-			s.writeError(w, r, errUnauthorized)
-			return
+			// No request but polls for that long: the device's last poll
+			// decides (polls never write the session; see below).
+			last, ok, err := s.plane.DeviceLastPoll(ctx, store.UserID(uid), dev)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if !ok || now.Sub(last) > s.o.SessionIdle {
+				s.sm.Destroy(ctx)
+				s.writeError(w, r, errUnauthorized)
+				return
+			}
+			seen = time.Time{} // refresh below
 		}
 		// The poll never writes the session: a poll that outlives a log-out
 		// on another node must not bring the session back.
@@ -187,3 +198,72 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// secureCookies marks the session cookie Secure when the request came over
+// HTTPS: directly (TLS), or through a trusted proxy that says so
+// (X-Forwarded-Proto), or always when COOKIE_SECURE is set. It must wrap
+// the session middleware, which writes the cookie.
+func (s *Server) secureCookies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.o.CookieSecure && !s.viaHTTPS(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(&secureCookieWriter{ResponseWriter: w}, r)
+	})
+}
+
+func (s *Server) viaHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && s.trusted(addr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+type secureCookieWriter struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (w *secureCookieWriter) secure() {
+	if w.done {
+		return
+	}
+	w.done = true
+	h := w.Header()
+	for i, c := range h["Set-Cookie"] {
+		if strings.HasPrefix(c, sessionCookie+"=") && !strings.Contains(c, "; Secure") {
+			h["Set-Cookie"][i] = c + "; Secure"
+		}
+	}
+}
+
+func (w *secureCookieWriter) WriteHeader(code int) {
+	w.secure()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *secureCookieWriter) Write(b []byte) (int, error) {
+	w.secure()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *secureCookieWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// limitURL refuses request targets longer than maxURL (414).
+func limitURL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.RequestURI) > maxURL {
+			writeJSON(w, http.StatusRequestURITooLong, errorBody{errorDetail{"uri_too_long", "the request URL is too long"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+const maxURL = 8 << 10

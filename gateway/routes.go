@@ -19,7 +19,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	})
 
 	api := r.PathPrefix("/api").Subrouter()
-	api.Use(s.sm.LoadAndSave)
+	api.Use(s.secureCookies, s.sm.LoadAndSave)
 	api.Handle("/signup", s.handleSignup()).Methods(http.MethodPost)
 	api.Handle("/login", s.handleLogin()).Methods(http.MethodPost)
 	api.Handle("/logout", s.handleLogout()).Methods(http.MethodPost)
@@ -27,6 +27,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed := api.NewRoute().Subrouter()
 	authed.Use(s.requireUser)
 	authed.Handle("/me", s.handleMe()).Methods(http.MethodGet)
+	authed.Handle("/logout-everywhere", s.handleLogoutEverywhere()).Methods(http.MethodPost)
 	authed.Handle("/friend-requests", s.handleFriendRequest()).Methods(http.MethodPost)
 	authed.Handle("/friend-requests/{id}/accept", s.handleAnswerRequest(true)).Methods(http.MethodPost)
 	authed.Handle("/friend-requests/{id}/decline", s.handleAnswerRequest(false)).Methods(http.MethodPost)
@@ -53,7 +54,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "cross-origin requests are refused"})
 	}))
 	r.Use(s.countRequests)
-	return s.recoverer(s.requestMeta(s.drainGate(cop.Handler(r))))
+	return s.recoverer(s.requestMeta(limitURL(s.drainGate(cop.Handler(r)))))
 }
 
 // handleReady answers 200 while Redis and SQL answer and the node is not

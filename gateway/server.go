@@ -63,6 +63,8 @@ func (o *Options) defaults() {
 	}
 }
 
+const sessionCookie = "webchat_session"
+
 // Server is one gateway node: an http.Handler plus the drain switch.
 // It is safe for concurrent use.
 type Server struct {
@@ -106,7 +108,7 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 	sm.Store = sessions
 	sm.Lifetime = o.SessionLifetime
 	sm.IdleTimeout = 0 // an idle timeout re-saves the session on every request
-	sm.Cookie.Name = "webchat_session"
+	sm.Cookie.Name = sessionCookie
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = o.CookieSecure

@@ -1,0 +1,84 @@
+package gateway_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"webchat/gateway"
+)
+
+func TestCookieIsSecureOverHTTPSThroughATrustedProxy(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	body := func(name string) map[string]any {
+		return map[string]any{"username": name, "password": "password1", "display_name": name}
+	}
+	r := e.newClient().doFull(context.Background(), "POST", "/api/signup", body("viaproxy"), map[string]string{"X-Forwarded-Proto": "https"})
+	if r.Status != 201 || !strings.Contains(r.Header.Get("Set-Cookie"), "; Secure") {
+		t.Fatalf("behind a trusted HTTPS proxy: %d %q", r.Status, r.Header.Get("Set-Cookie"))
+	}
+	r = e.newClient().doFull(context.Background(), "POST", "/api/signup", body("plainhttp"), nil)
+	if r.Status != 201 || strings.Contains(r.Header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("over plain HTTP: %d %q", r.Status, r.Header.Get("Set-Cookie"))
+	}
+	untrusted := newEnv(t, envOpts{})
+	r = untrusted.newClient().doFull(context.Background(), "POST", "/api/signup", body("claims"), map[string]string{"X-Forwarded-Proto": "https"})
+	if strings.Contains(r.Header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("an untrusted peer's X-Forwarded-Proto was believed: %q", r.Header.Get("Set-Cookie"))
+	}
+}
+
+func TestLogoutEverywhere(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	laptop := e.signup("alice")
+	phone := laptop.login()
+	other := e.secondNode()
+	tablet := laptop.login()
+	tablet.e = other // the tablet talks to another node
+	phone.drain()
+	done := make(chan response, 1)
+	go func() { done <- phone.do("GET", "/api/poll?timeout=20&cursor="+phone.cursor, nil) }()
+	e.waitPolls(1)
+	laptop.mustDo("POST", "/api/logout-everywhere", nil, 204, nil)
+	select {
+	case r := <-done:
+		if r.Status != 401 {
+			t.Fatalf("waiting poll after log-out everywhere: %d %s", r.Status, r.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting poll was not woken")
+	}
+	for name, c := range map[string]*client{"laptop": laptop, "phone": phone, "tablet": tablet} {
+		if r := c.do("GET", "/api/me", nil); r.Status != 401 {
+			t.Fatalf("%s after log-out everywhere: %d", name, r.Status)
+		}
+	}
+	// Logging in again works.
+	laptop.login()
+}
+
+func TestIdleSessionExpiresUnlessItsDevicePolls(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{SessionIdle: 2 * time.Second}})
+	active, idle := e.signup("active"), e.signup("idle")
+	// Only polls from the active session for longer than the idle time.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+		active.poll(0)
+		time.Sleep(200 * time.Millisecond) // a client's pace, not a wait for the server
+	}
+	if r := active.do("GET", "/api/me", nil); r.Status != 200 {
+		t.Fatalf("a session whose device polls expired: %d", r.Status)
+	}
+	if r := idle.do("GET", "/api/me", nil); r.Status != 401 {
+		t.Fatalf("an idle session answered %d", r.Status)
+	}
+}
+
+func TestLongURLIsRefused(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := e.signup("alice")
+	if r := c.do("GET", "/api/conversations/d1-2/messages?x="+strings.Repeat("a", 9000), nil); r.Status != 414 {
+		t.Fatalf("a 9 KB URL: %d", r.Status)
+	}
+}
