@@ -1,7 +1,7 @@
 # webchat — make run starts a node on a fresh machine; make test proves it.
 GO ?= go
 
-.PHONY: run test deps vet lint build cluster
+.PHONY: run test deps vet lint build cluster fuzz
 
 run:
 	$(GO) run ./cmd/webchat
@@ -24,6 +24,17 @@ test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	# The chat core's delivery tests again, unchanged, on a three-master Redis Cluster.
 	WEBCHAT_TEST_REDIS=cluster $(GO) test -race -count=1 -timeout 10m ./gateway/
+	# Each fuzz target for a few seconds (make fuzz runs them longer).
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+FUZZTIME ?= 2m
+FUZZ_TARGETS = FuzzDecode FuzzParseCursor FuzzParseConv
+
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./gateway/ || exit 1; \
+	done
 
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
