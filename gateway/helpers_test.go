@@ -36,6 +36,7 @@ type env struct {
 	srv    *gateway.Server
 	http   *httptest.Server
 	rdb    redis.UniversalClient
+	block  redis.UniversalClient
 	plane  *store.Plane
 	graph  *store.Graph
 	prefix string
@@ -64,8 +65,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	default:
 		addrs = append(addrs, o.redis.Addr)
 	}
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, ReadTimeout: 3 * time.Second})
-	block := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, PoolSize: 256, ReadBufferSize: 4096, WriteBufferSize: 4096})
+	// The same client settings as cmd/webchat's openRedis.
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	block := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1,
+		PoolSize: 4096, MaxIdleConns: 64, ReadBufferSize: 4096, WriteBufferSize: 4096,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second})
 	t.Cleanup(func() { rdb.Close(); block.Close() })
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
@@ -93,7 +98,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, prefix), static, o.gateway)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: srv, http: hs, rdb: rdb, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
+	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
 }
 
 // secondNode is another gateway node over the same Redis, prefix and SQL,

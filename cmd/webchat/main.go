@@ -135,7 +135,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // polls (many connections with small buffers).
 func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
 	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second}
-	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: max(cfg.MaxPolls, 1024), ReadBufferSize: 4096, WriteBufferSize: 4096,
+	// A burst of waiting polls opens many connections; MaxIdleConns closes
+	// them again when the polls are gone.
+	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: max(cfg.MaxPolls, 1024), MaxIdleConns: 256, ReadBufferSize: 4096, WriteBufferSize: 4096,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second}
 	var stopEmbedded func()
 	switch {
