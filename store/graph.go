@@ -15,8 +15,10 @@ import (
 // and their members. Open it with OpenGraph. It is safe for concurrent use,
 // and any number of Graphs, in one process or many, may share one database:
 // every change that reads before it writes runs in one write transaction
-// (BEGIN IMMEDIATE on SQLite), so its checks and its writes see the same
-// state. A zero Graph is not usable.
+// (BEGIN IMMEDIATE on SQLite; on PostgreSQL, READ COMMITTED with a row lock
+// or a unique index deciding each race, see actingMember and RequestFriend),
+// so its checks and its writes see the same state. A zero Graph is not
+// usable.
 //
 // Errors: expected outcomes are the coded errors of this package
 // (ErrUserNotFound, ErrGroupFull, ...); anything the database itself failed
@@ -37,14 +39,23 @@ type dialect struct {
 	// isUniqueViolation reports whether err (possibly wrapped) is a
 	// violated unique or primary key constraint.
 	isUniqueViolation func(err error) bool
+	// lockMigrations, if set, is run first in every migration transaction
+	// to serialize migrations across processes; SQLite needs none, its
+	// BEGIN IMMEDIATE already holds the database's write lock.
+	lockMigrations string
+	// txOptions are inTx's transaction options; nil for the driver's
+	// default.
+	txOptions *sql.TxOptions
 }
 
 // OpenGraph opens the database named by dsn and brings its schema up to date.
-// dsn is "sqlite:<path>"; the file and its parent directory are created if
-// missing. Several processes may open the same file at once: migrations are
-// applied under the write lock and each only once. A dsn of an unknown kind
-// is an error that does not wrap ErrUnavailable; failing to reach or migrate
-// the database wraps ErrUnavailable.
+// dsn is "sqlite:<path>", whose file and parent directory are created if
+// missing, or a "postgres://" (or "postgresql://") URL of an existing
+// database. Several processes may open the same database at once:
+// migrations are applied under a lock (SQLite's write lock, a PostgreSQL
+// advisory lock), each only once. A dsn of an unknown kind or a malformed
+// URL is an error that does not wrap ErrUnavailable and never quotes a
+// password; failing to reach or migrate the database wraps ErrUnavailable.
 func OpenGraph(ctx context.Context, dsn string) (*Graph, error) {
 	var (
 		db  *sql.DB
@@ -53,10 +64,18 @@ func OpenGraph(ctx context.Context, dsn string) (*Graph, error) {
 	)
 	switch scheme, rest, _ := strings.Cut(dsn, ":"); scheme {
 	case "sqlite":
-		db, d, err = openSQLite(rest)
+		db, d, err = openSQLite(ctx, rest)
+	case "postgres", "postgresql":
+		db, d, err = openPostgres(dsn)
 	default:
-		// Only the scheme: a database URL can carry a password.
-		return nil, fmt.Errorf("open graph: unsupported database %q (want sqlite:<path>)", scheme)
+		// Only a scheme, and only one that looks like one: a database
+		// URL, or a keyword=value string with no colon, can carry a
+		// password.
+		what := "unsupported database"
+		if isScheme(scheme) {
+			what += fmt.Sprintf(" %q", scheme)
+		}
+		return nil, fmt.Errorf("open graph: %s (want sqlite:<path> or postgres://...)", what)
 	}
 	if err != nil {
 		return nil, err
@@ -67,6 +86,20 @@ func OpenGraph(ctx context.Context, dsn string) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// isScheme reports whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, '+', '-', '.'), short enough to be one.
+func isScheme(s string) bool {
+	if s == "" || len(s) > 20 || !('a' <= s[0] && s[0] <= 'z' || 'A' <= s[0] && s[0] <= 'Z') {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Close closes the database. Calls in flight may fail with ErrUnavailable.
@@ -115,10 +148,14 @@ func (g *Graph) pool() runner { return runner{q: g.db, d: &g.d} }
 // write lock up front (waiting out busy_timeout behind other writers, in this
 // process or another) instead of failing with SQLITE_BUSY when a read
 // transaction tries to become a write one, and nothing can change between
-// fn's checks and its writes. A coded error from fn is returned as is;
-// anything else is wrapped as unavailable(op, ...).
+// fn's checks and its writes. On PostgreSQL it is a READ COMMITTED
+// transaction: each statement sees what committed before it began, so
+// writers do not serialize; fn takes a row lock first where its checks
+// must not go stale (actingMember), or leaves the race to a unique index
+// (RequestFriend). A coded error from fn is returned as is; anything else
+// is wrapped as unavailable(op, ...).
 func (g *Graph) inTx(ctx context.Context, op string, fn func(r runner) error) error {
-	tx, err := g.db.BeginTx(ctx, nil)
+	tx, err := g.db.BeginTx(ctx, g.d.txOptions)
 	if err != nil {
 		return unavailable(op, err)
 	}
@@ -157,21 +194,29 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 
 // migrate applies the dialect's migrations that the database has not seen,
 // in version order, each in its own transaction together with its row in
-// schema_migrations. The version is checked again inside the transaction,
-// under the write lock, so two processes opening a fresh file at once apply
-// each migration exactly once.
+// schema_migrations. The version is checked inside the transaction, under
+// the migration lock (the write lock on SQLite, an advisory lock on
+// PostgreSQL), so processes opening a fresh database at once apply each
+// migration exactly once; schema_migrations itself is created under the
+// same lock, since PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+// against a concurrent one.
 func (g *Graph) migrate(ctx context.Context) error {
 	const op = "migrate graph"
 	names, err := fs.Glob(g.d.migrations, "*.sql") // sorted by name
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	r := g.pool()
-	if _, err := r.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return unavailable(op, err)
+	err = g.inMigrationTx(ctx, op, func(r runner) error {
+		// applied_at is in Unix milliseconds: BIGINT, as PostgreSQL's
+		// INTEGER has only 32 bits (SQLite's has 64 either way).
+		_, err := r.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_at BIGINT  NOT NULL
+		)`)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	last := 0
 	for _, name := range names {
@@ -187,7 +232,7 @@ func (g *Graph) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		err = g.inTx(ctx, op+" "+name, func(r runner) error {
+		err = g.inMigrationTx(ctx, op+" "+name, func(r runner) error {
 			var n int
 			if err := r.row(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
 				return err
@@ -195,7 +240,10 @@ func (g *Graph) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			if _, err := r.exec(ctx, string(body)); err != nil {
+			// The file is the dialect's own SQL, with no placeholders
+			// to rebind (and a ? in a comment must stay one). With no
+			// arguments both drivers run every statement in it.
+			if _, err := r.q.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
 			_, err := r.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, nowMS())
@@ -206,6 +254,19 @@ func (g *Graph) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// inMigrationTx is inTx holding the dialect's migration lock, if it has
+// one, from the first statement.
+func (g *Graph) inMigrationTx(ctx context.Context, op string, fn func(r runner) error) error {
+	return g.inTx(ctx, op, func(r runner) error {
+		if g.d.lockMigrations != "" {
+			if _, err := r.q.ExecContext(ctx, g.d.lockMigrations); err != nil {
+				return err
+			}
+		}
+		return fn(r)
+	})
 }
 
 // migrationVersion parses the version of a file named like 0001_init.sql.

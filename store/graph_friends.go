@@ -50,13 +50,22 @@ func scanRequest(s rowScanner) (FriendRequest, error) {
 // whichever order the two transactions run in.
 func (g *Graph) RequestFriend(ctx context.Context, from UserID, toUsername string) (FriendResult, error) {
 	res, err := g.requestFriend(ctx, from, toUsername)
-	if err != nil && g.d.isUniqueViolation(err) {
+	switch {
+	case err == nil:
+	case g.d.isUniqueViolation(err):
 		// The partial unique index refused a second pending request for
 		// the pair: the other side's request committed between our look
 		// and our insert. That cannot happen under SQLite's write lock
 		// but can where writers do not serialize (PostgreSQL's READ
 		// COMMITTED). Once more, the look sees their request and we
 		// become friends, as if ours had come second.
+		res, err = g.requestFriend(ctx, from, toUsername)
+	case errors.Is(err, ErrRequestNotFound):
+		// Their request, which we were accepting, was answered between
+		// our look and our update (by us on another device: only we may
+		// answer it). Under SQLite's write lock we would have seen that
+		// answer; once more, we do: already friends after an accept, a
+		// new request of ours after a decline.
 		res, err = g.requestFriend(ctx, from, toUsername)
 	}
 	return res, err
@@ -77,12 +86,15 @@ func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername strin
 			return err
 		}
 		c := DirectConv(from, to.ID)
-		if ok, err := areFriends(ctx, r, c); err != nil {
-			return err
-		} else if ok {
-			return ErrAlreadyFriends
-		}
 		t := nowMS()
+		// The pending request is read before the friendship, not after.
+		// Under PostgreSQL's READ COMMITTED every statement has a fresh
+		// snapshot, and an accept commits the request's answer and the
+		// friendship together: read in this order we see the request
+		// still pending or the friendship made, whenever that accept
+		// commits, never neither (which would leave a pending request
+		// between friends). Friends never have a request pending, so
+		// the order changes no answer otherwise.
 		pending, err := scanRequest(r.row(ctx,
 			requestSelect+` WHERE r.pair_lo = ? AND r.pair_hi = ? AND r.status = 'pending'`, c.Lo, c.Hi))
 		switch {
@@ -102,6 +114,11 @@ func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername strin
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
+		}
+		if ok, err := areFriends(ctx, r, c); err != nil {
+			return err
+		} else if ok {
+			return ErrAlreadyFriends
 		}
 		q := FriendRequest{From: me, To: to, CreatedAt: t, Status: statusPending}
 		if err := r.row(ctx,

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"webchat/store"
 	"webchat/store/storetest"
@@ -32,24 +33,37 @@ func mkUser(t testing.TB, g *store.Graph, username string) store.User {
 	return u
 }
 
-// countRows counts the rows of table in the SQLite file at path, read with
-// a connection of the test's own, not through the Graph.
-func countRows(t testing.TB, path, table string) int {
+// forEachGraph runs f once per engine, as subtests named sqlite and
+// postgres, each with a graph on a fresh database.
+func forEachGraph(t *testing.T, f func(t *testing.T, g *store.Graph)) {
 	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	checkErr(t, "open "+path, err, nil)
-	defer db.Close()
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		f(t, e.NewGraph(t))
+	})
+}
+
+// countRows counts the rows of table in the database of dsn, read with a
+// connection of the test's own, not through the Graph.
+func countRows(t testing.TB, dsn, table string) int {
+	t.Helper()
 	var n int
-	err = db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n)
+	err := storetest.SQL(t, dsn).QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table).Scan(&n)
 	checkErr(t, "count "+table, err, nil)
 	return n
 }
 
+// migrations is how many migration files each engine has.
+const migrations = 1
+
 func TestOpenGraphRefusesDSN(t *testing.T) {
 	for _, tc := range []struct{ name, dsn string }{
 		{"unknown scheme", "mysql://u@h/db"},
-		{"postgres not yet", "postgres://u:s3cret@h/db"},
 		{"no scheme", "graph.db"},
+		{"postgres keyword form", "host=h user=u password=s3cret dbname=db"},
+		{"postgres bad port", "postgres://u:s3cret@h:notaport/db"},
+		{"postgres bad escape", "postgres://u:s3cret%zz@h/db"},
+		{"postgres bad sslmode", "postgres://u:s3cret@h/db?sslmode=sometimes"},
+		{"postgresql bad connect_timeout", "postgresql://u:s3cret@h/db?connect_timeout=soon"},
 		{"empty sqlite path", "sqlite:"},
 		{"sqlite memory", "sqlite::memory:"},
 		{"sqlite uri", "sqlite:file:x.db?mode=memory"},
@@ -70,6 +84,22 @@ func TestOpenGraphRefusesDSN(t *testing.T) {
 	}
 }
 
+// TestOpenGraphPostgresUnreachable: a server that is not there is an
+// outage, not a configuration mistake, and the error keeps the password.
+func TestOpenGraphPostgresUnreachable(t *testing.T) {
+	port, err := storetest.FreePort() // nobody listens there now
+	checkErr(t, "free port", err, nil)
+	dsn := fmt.Sprintf("postgres://u:s3cret@127.0.0.1:%d/db?sslmode=disable&connect_timeout=5", port)
+	g, err := store.OpenGraph(t.Context(), dsn)
+	if err == nil {
+		g.Close()
+		t.Fatal("OpenGraph: no error")
+	}
+	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("OpenGraph: got error %v, want ErrUnavailable without the password", err)
+	}
+}
+
 func TestOpenGraphCreatesParentDir(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a", "b", "graph.db")
 	g := storetest.OpenGraph(t, path)
@@ -80,72 +110,98 @@ func TestOpenGraphCreatesParentDir(t *testing.T) {
 }
 
 func TestOpenGraphReopenKeepsDataAndMigratesOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	g, err := store.OpenGraph(t.Context(), "sqlite:"+path)
-	checkErr(t, "first open", err, nil)
-	u := mkUser(t, g, "alice")
-	checkErr(t, "close", g.Close(), nil)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		dsn := e.NewDSN(t)
+		g, err := store.OpenGraph(t.Context(), dsn)
+		checkErr(t, "first open", err, nil)
+		u := mkUser(t, g, "alice")
+		checkErr(t, "close", g.Close(), nil)
 
-	// Reopening must skip the applied migration: running 0001 again would
-	// fail on CREATE TABLE users.
-	for i := range 2 {
-		g := storetest.OpenGraph(t, path)
-		got, err := g.UserByID(t.Context(), u.ID)
-		checkErr(t, fmt.Sprint("reopen ", i, ": user by id"), err, nil)
-		if got != u {
-			t.Fatalf("reopen %d: got %+v, want %+v", i, got, u)
+		// Reopening must skip the applied migration: running 0001 again
+		// would fail on CREATE TABLE users.
+		for i := range 2 {
+			g := storetest.OpenDSN(t, dsn)
+			got, err := g.UserByID(t.Context(), u.ID)
+			checkErr(t, fmt.Sprint("reopen ", i, ": user by id"), err, nil)
+			if got != u {
+				t.Fatalf("reopen %d: got %+v, want %+v", i, got, u)
+			}
 		}
-	}
-	if n := countRows(t, path, "schema_migrations"); n != 1 {
-		t.Fatalf("schema_migrations: got %d rows, want 1", n)
-	}
+		if n := countRows(t, dsn, "schema_migrations"); n != migrations {
+			t.Fatalf("schema_migrations: got %d rows, want %d", n, migrations)
+		}
+	})
 }
 
+// TestOpenGraphConcurrentFirstOpen plays gateway nodes starting at once on
+// a fresh database: each migration must be applied once, with nobody
+// failing. Without the migration lock, two of them run CREATE TABLE at the
+// same moment and one fails.
 func TestOpenGraphConcurrentFirstOpen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	const n = 4
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			g, err := store.OpenGraph(t.Context(), "sqlite:"+path)
-			if err == nil {
-				err = g.Close()
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		dsn := e.NewDSN(t)
+		const n = 6
+		graphs := make([]*store.Graph, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				graphs[i], errs[i] = store.OpenGraph(t.Context(), dsn)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, g := range graphs {
+			if g != nil {
+				t.Cleanup(func() { g.Close() })
 			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		checkErr(t, fmt.Sprint("open ", i), err, nil)
-	}
-	if n := countRows(t, path, "schema_migrations"); n != 1 {
-		t.Fatalf("schema_migrations: got %d rows, want 1", n)
-	}
+			checkErr(t, fmt.Sprint("open ", i), errs[i], nil)
+		}
+		if n := countRows(t, dsn, "schema_migrations"); n != migrations {
+			t.Fatalf("schema_migrations: got %d rows, want %d", n, migrations)
+		}
+		// They all see one schema and one set of rows.
+		u := mkUser(t, graphs[0], "alice")
+		for i, g := range graphs[1:] {
+			got, err := g.UserByID(t.Context(), u.ID)
+			checkErr(t, fmt.Sprint("graph ", i+1, ": user by id"), err, nil)
+			if got != u {
+				t.Fatalf("graph %d: got %+v, want %+v", i+1, got, u)
+			}
+		}
+	})
 }
 
 func TestGraphClosedIsUnavailable(t *testing.T) {
-	g, err := store.OpenGraph(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "graph.db"))
-	checkErr(t, "open", err, nil)
-	checkErr(t, "ping open graph", g.Ping(t.Context()), nil)
-	checkErr(t, "close", g.Close(), nil)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		g, err := store.OpenGraph(t.Context(), e.NewDSN(t))
+		checkErr(t, "open", err, nil)
+		checkErr(t, "ping open graph", g.Ping(t.Context()), nil)
+		checkErr(t, "close", g.Close(), nil)
 
-	checkErr(t, "ping closed graph", g.Ping(t.Context()), store.ErrUnavailable)
-	_, err = g.UserByID(t.Context(), 1)
-	checkErr(t, "user by id on closed graph", err, store.ErrUnavailable)
-	_, err = g.CreateUser(t.Context(), "bob", "Bob", []byte("h"))
-	checkErr(t, "create user on closed graph", err, store.ErrUnavailable)
-	_, err = g.RequestFriend(t.Context(), 1, "bob")
-	checkErr(t, "request friend on closed graph", err, store.ErrUnavailable)
+		checkErr(t, "ping closed graph", g.Ping(t.Context()), store.ErrUnavailable)
+		_, err = g.UserByID(t.Context(), 1)
+		checkErr(t, "user by id on closed graph", err, store.ErrUnavailable)
+		_, err = g.CreateUser(t.Context(), "bob", "Bob", []byte("h"))
+		checkErr(t, "create user on closed graph", err, store.ErrUnavailable)
+		_, err = g.RequestFriend(t.Context(), 1, "bob")
+		checkErr(t, "request friend on closed graph", err, store.ErrUnavailable)
+	})
 }
 
-// TestGraphTwoProcessesWrite plays two gateway processes sharing one SQLite
-// file: every write must wait for the lock (busy_timeout, BEGIN IMMEDIATE)
-// instead of failing with SQLITE_BUSY, and the group limit must hold across
-// both.
+// TestGraphTwoProcessesWrite plays two gateway processes sharing one
+// database: on SQLite every write must wait for the lock (busy_timeout,
+// BEGIN IMMEDIATE) instead of failing with SQLITE_BUSY; on both the group
+// limit must hold across the two.
 func TestGraphTwoProcessesWrite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	graphs := []*store.Graph{storetest.OpenGraph(t, path), storetest.OpenGraph(t, path)}
+	storetest.ForEachEngine(t, testGraphTwoProcessesWrite)
+}
+
+func testGraphTwoProcessesWrite(t *testing.T, e storetest.Engine) {
+	dsn := e.NewDSN(t)
+	graphs := []*store.Graph{storetest.OpenDSN(t, dsn), storetest.OpenDSN(t, dsn)}
 	owner := mkUser(t, graphs[0], "owner")
 	const maxMembers = 8
 	grp, err := graphs[1].CreateGroup(t.Context(), owner.ID, "shared", "", maxMembers)
@@ -205,20 +261,26 @@ func TestGraphTwoProcessesWrite(t *testing.T) {
 // (PostgreSQL): a second pending request for a pair, either way round, is
 // refused, while answered ones may pile up.
 func TestSchemaOnePendingRequestPerPair(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	g := storetest.OpenGraph(t, path)
+	storetest.ForEachEngine(t, testSchemaOnePendingRequestPerPair)
+}
+
+func testSchemaOnePendingRequestPerPair(t *testing.T, e storetest.Engine) {
+	dsn := e.NewDSN(t)
+	g := storetest.OpenDSN(t, dsn)
 	a, b := mkUser(t, g, "ann"), mkUser(t, g, "ben")
 	_, err := g.RequestFriend(t.Context(), a.ID, "ben")
 	checkErr(t, "ann asks ben", err, nil)
 
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
-	checkErr(t, "open "+path, err, nil)
-	defer db.Close()
+	db := storetest.SQL(t, dsn)
+	query := `INSERT INTO friend_requests (from_id, to_id, pair_lo, pair_hi, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 0, 0)`
+	if e.Name == "postgres" {
+		query = `INSERT INTO friend_requests (from_id, to_id, pair_lo, pair_hi, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, 0, 0)`
+	}
 	insert := func(from, to store.UserID, status string) error {
 		lo, hi := min(from, to), max(from, to)
-		_, err := db.ExecContext(t.Context(),
-			`INSERT INTO friend_requests (from_id, to_id, pair_lo, pair_hi, status, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, 0, 0)`, from, to, lo, hi, status)
+		_, err := db.ExecContext(t.Context(), query, from, to, lo, hi, status)
 		return err
 	}
 	for _, tc := range []struct {
@@ -234,9 +296,19 @@ func TestSchemaOnePendingRequestPerPair(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := insert(tc.from, tc.to, tc.status)
-			if refused := err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed"); refused != tc.refused || (err != nil && !refused) {
+			if refused := isUniqueViolation(err); refused != tc.refused || (err != nil && !refused) {
 				t.Fatalf("insert %s request %d→%d: got error %v, want refused %v", tc.status, tc.from, tc.to, err, tc.refused)
 			}
 		})
 	}
+}
+
+// isUniqueViolation reports whether err is a driver's unique violation,
+// read independently of the store's own test.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }

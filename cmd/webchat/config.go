@@ -55,7 +55,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL, e.g. redis://127.0.0.1:6379/0; unset: an in-process Redis, single-node and not durable (REDIS_URL)")
 	fs.StringVar(&c.RedisClusterAddrs, "redis-cluster-addrs", env("REDIS_CLUSTER_ADDRS", ""), "comma-separated Redis Cluster seed addresses (REDIS_CLUSTER_ADDRS)")
-	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite:data/webchat.db"), "SQL graph store: sqlite:<path> (DATABASE_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite:data/webchat.db"), "SQL graph store: sqlite:<path> or postgres://user:pass@host:port/db (DATABASE_URL)")
 	fs.StringVar(&pollTimeout, "poll-timeout", env("POLL_TIMEOUT", "25"), "default long-poll wait in seconds (POLL_TIMEOUT)")
 	fs.StringVar(&pollSlice, "poll-slice", env("POLL_SLICE", "5"), "seconds of one blocking wait inside a poll, between checks (POLL_SLICE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("REDIS_PREFIX", "wc:"), "prefix of every Redis key; no { or } (REDIS_PREFIX)")

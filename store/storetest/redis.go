@@ -63,14 +63,15 @@ func Redis(t testing.TB) *RedisServer {
 	return shared
 }
 
-// Main runs the tests and stops the shared redis-server afterwards. Call it
-// from TestMain.
+// Main runs the tests and stops the shared redis-server, and the shared
+// PostgreSQL if this binary started one, afterwards. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
 	if shared != nil {
 		shared.stop()
 		os.RemoveAll(shared.dir)
 	}
+	stopPostgres()
 	os.Exit(code)
 }
 
