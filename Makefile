@@ -25,7 +25,7 @@ test: deps vet
 	# The chat core's delivery tests again, unchanged, on a three-master Redis Cluster.
 	# (Tests that start a redis-server of their own ran above already.)
 	WEBCHAT_TEST_REDIS=cluster $(GO) test -race -count=1 -timeout 10m \
-		-skip 'TestThousandsOfCancelledPolls|TestRedisRestartUnderLoad|TestSlowRedis|TestRedisGone|TestSendingAndPollingSurviveARedisRestart' ./gateway/
+		-skip 'TestSQLiteLocked|TestPostgresGone|TestThousandsOfCancelledPolls|TestRedisRestartUnderLoad|TestSlowRedis|TestRedisGone|TestSendingAndPollingSurviveARedisRestart' ./gateway/
 	# Each fuzz target for a few seconds (make fuzz runs them longer).
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 

@@ -48,6 +48,7 @@ type env struct {
 type envOpts struct {
 	redis   *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
 	cluster bool                   // use the shared Redis Cluster whatever the environment says
+	graph   *store.Graph           // default: a fresh SQLite file
 	plane   store.PlaneOptions
 	gateway gateway.Options
 	hook    redis.Hook // added to the command client
@@ -77,7 +78,10 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	prefix := storetest.Prefix(t)
 	o.plane.Prefix = prefix
-	graph := storetest.NewGraph(t)
+	graph := o.graph
+	if graph == nil {
+		graph = storetest.NewGraph(t)
+	}
 	plane := store.NewPlane(rdb, block, graph, o.plane)
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
