@@ -35,7 +35,7 @@ func TestAuthorizationEverywhere(t *testing.T) {
 	missingGroup := int64(gid) + 1000
 	routes := []struct {
 		name, method, path, missing string // missing: the same route on something that does not exist
-		body                            any
+		body                        any
 	}{
 		{"group detail", "GET", fmt.Sprintf("/api/groups/%d", gid), fmt.Sprintf("/api/groups/%d", missingGroup), nil},
 		{"add member", "POST", fmt.Sprintf("/api/groups/%d/members", gid), fmt.Sprintf("/api/groups/%d/members", missingGroup), map[string]any{"username": "outsider"}},
