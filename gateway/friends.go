@@ -11,8 +11,26 @@ import (
 	"webchat/store"
 )
 
-type friendRequestBody struct {
+// usernameRequest is the body of a friend request and of adding a member.
+type usernameRequest struct {
 	Username *string `json:"username"`
+}
+
+// readUsername decodes {"username"} and lower-cases it; a name that
+// cannot exist is an unknown user.
+func readUsername(w http.ResponseWriter, r *http.Request) (string, error) {
+	var req usernameRequest
+	if err := decode(w, r, &req); err != nil {
+		return "", err
+	}
+	if err := missing("username", req.Username); err != nil {
+		return "", err
+	}
+	username := strings.ToLower(*req.Username)
+	if !validUsername(username) {
+		return "", store.ErrUserNotFound
+	}
+	return username, nil
 }
 
 type requestResponse struct {
@@ -37,18 +55,9 @@ func pathID(r *http.Request, name string) (int64, bool) {
 func (s *Server) handleFriendRequest() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := currentSession(r.Context())
-		var req friendRequestBody
-		if err := decode(w, r, &req); err != nil {
+		username, err := readUsername(w, r)
+		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		if err := missing("username", req.Username); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		username := strings.ToLower(*req.Username)
-		if !validUsername(username) {
-			s.writeError(w, r, store.ErrUserNotFound)
 			return
 		}
 		res, err := s.graph.RequestFriend(r.Context(), me.user, username)

@@ -28,10 +28,6 @@ type memberResponse struct {
 	Member store.Member `json:"member"`
 }
 
-type addMemberRequest struct {
-	Username *string `json:"username"`
-}
-
 type setRoleRequest struct {
 	Role *string `json:"role"`
 }
@@ -116,18 +112,9 @@ func (s *Server) handleAddMember() http.Handler {
 			s.writeError(w, r, store.ErrGroupNotFound)
 			return
 		}
-		var req addMemberRequest
-		if err := decode(w, r, &req); err != nil {
+		username, err := readUsername(w, r)
+		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		if err := missing("username", req.Username); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		username := strings.ToLower(*req.Username)
-		if !validUsername(username) {
-			s.writeError(w, r, store.ErrUserNotFound)
 			return
 		}
 		m, g, err := s.graph.AddMember(r.Context(), me.user, gid, username)
