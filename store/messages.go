@@ -150,7 +150,13 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		return Sent{}, err
 	}
 	if m.ClientID != "" {
-		if _, err := p.run(ctx, p.s.cidDone, []string{cidKey}); err != nil {
+		// Delivered: keep only the seq until the record expires, so a late
+		// retry still answers with the first message (from history).
+		fields := []string{"msg"}
+		for d := range doneSet {
+			fields = append(fields, "d:"+d)
+		}
+		if err := p.rdb.HDel(ctx, cidKey, fields...).Err(); err != nil {
 			return Sent{}, unavailable("finish send", err)
 		}
 	}

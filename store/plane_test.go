@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,72 @@ func TestPlaneSendPollAck(t *testing.T) {
 	}
 	if !<-woke {
 		t.Fatal("wait did not wake")
+	}
+}
+
+// A device unseen longer than DEVICE_TTL gets resync on its next poll even
+// when nothing has pruned it: its lists expired with it.
+func TestPlaneStaleDeviceResyncsWithoutAPrune(t *testing.T) {
+	ctx := context.Background()
+	p, _, _ := newPlane(t, store.PlaneOptions{DeviceTTL: time.Second})
+	if err := p.RegisterDevice(ctx, 5, "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart); err != nil || st.Outcome != store.PollEmpty {
+		t.Fatalf("fresh device: %+v %v", st, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the TTL is the condition under test
+	st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart)
+	if err != nil || st.Outcome != store.PollResync {
+		t.Fatalf("stale device: %+v %v", st, err)
+	}
+}
+
+// Commands Redis runs per poll step, counted by INFO commandstats, so a
+// change that makes the hot scripts heavier shows up here.
+func TestPlaneCommandsPerMessage(t *testing.T) {
+	ctx := context.Background()
+	srv := storetest.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	acc := &fakeAccess{friends: map[[2]store.UserID]bool{{1, 2}: true}, members: map[store.GroupID][]store.UserID{}}
+	p := store.NewPlane(rdb, rdb, acc, store.PlaneOptions{Prefix: "wc:"})
+	conv := store.DirectConv(1, 2)
+	p.RegisterDevice(ctx, 2, "b")
+	p.RegisterDevice(ctx, 1, "a")
+	// Warm up: rebuild the pair key, load scripts.
+	p.Send(ctx, store.Outgoing{From: 1, FromDevice: "a", Conv: conv, To: 2, Body: "warm", ClientID: "w"})
+	st, _ := p.Poll(ctx, 2, "b", -1, 0, store.PollStart)
+	cursor := store.EventID(st.Events[len(st.Events)-1])
+	rdb.ConfigResetStat(ctx)
+	const n = 50
+	for i := range n {
+		if _, err := p.Send(ctx, store.Outgoing{From: 1, FromDevice: "a", Conv: conv, To: 2, Body: "x", ClientID: fmt.Sprint("c", i)}); err != nil {
+			t.Fatal(err)
+		}
+		// The receiver: a poll that acknowledges the last answer and finds
+		// the new message, as one after a wake-up would.
+		st, err := p.Poll(ctx, 2, "b", cursor, 0, store.PollStart)
+		if err != nil || len(st.Events) != 1 {
+			t.Fatalf("poll %d: %+v %v", i, st, err)
+		}
+		cursor = store.EventID(st.Events[0])
+	}
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, line := range strings.Split(info, "\r\n") {
+		if i := strings.Index(line, ":calls="); i > 0 && !strings.HasPrefix(line, "cmdstat_info") {
+			var calls int
+			fmt.Sscanf(line[i+len(":calls="):], "%d", &calls)
+			total += calls
+		}
+	}
+	perMsg := float64(total) / n
+	t.Logf("Redis commands per one-to-one message (send + one poll), scripts' inner commands included: %.1f", perMsg)
+	if perMsg > 42 {
+		t.Fatalf("%.1f commands per message; the hot scripts got heavier", perMsg)
 	}
 }

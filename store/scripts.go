@@ -17,7 +17,7 @@ var luaFS embed.FS
 // prefixed with lib.lua.
 type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
-	send, cidDone, history, grant, revoke, rebuild  *redis.Script
+	send, history, grant, revoke, rebuild           *redis.Script
 	gcra                                            *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
@@ -43,7 +43,6 @@ func loadScripts() *scripts {
 	s.wake = mk("wake", true)
 	s.poll = mk("poll", true)
 	s.send = mk("send", false)
-	s.cidDone = mk("cid_done", false)
 	s.history = mk("history", false)
 	s.grant = mk("grant", false)
 	s.revoke = mk("revoke", false)

@@ -42,9 +42,9 @@ local function event_id(ev)
 end
 
 -- push gives the next event id to payload and pushes it onto the inbox of
--- every live device except skip. An inbox at cap drops its device instead
--- of trimming, so the device learns (resync) that it missed events.
--- Returns the event id, or 0 when no device took it.
+-- every live device except skip. An inbox that would pass cap drops its
+-- device instead of trimming, so the device learns (resync) that it
+-- missed events. Returns the event id, or 0 when no device was live.
 local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   prune(kp, ut, devices, now, ttl)
   local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
@@ -52,15 +52,15 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   for i = 1, #devs, 2 do
     local dev = devs[i]
     if dev ~= skip then
+      if id == 0 then
+        id = redis.call('INCR', evid)
+        ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
+      end
       local inbox = dkey(kp, ut, 'inbox', dev)
-      if redis.call('LLEN', inbox) >= cap then
+      if redis.call('LPUSH', inbox, ev) > cap then
+        -- Past the cap: the device is dropped rather than trimmed.
         drop(kp, ut, devices, dev)
       else
-        if id == 0 then
-          id = redis.call('INCR', evid)
-          ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
-        end
-        redis.call('LPUSH', inbox, ev)
         redis.call('PEXPIREAT', inbox, tonumber(devs[i + 1]) + ttl)
       end
     end

@@ -13,26 +13,35 @@ local cursor, gen, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local batch, mode = tonumber(ARGV[7]), ARGV[9]
 local now = now_ms()
 
-prune(kp, ut, KEYS[2], now, ttl)
-if not redis.call('ZSCORE', KEYS[2], dev) then
+local score = redis.call('ZSCORE', KEYS[2], dev)
+if score and tonumber(score) < now - ttl then
+  -- Unseen too long: its lists expired with it, so it must resync even if
+  -- nothing has pruned it yet.
+  drop(kp, ut, KEYS[2], dev)
+  score = nil
+end
+if not score then
   -- Dropped (unseen too long, inbox overflow, pushed out by newer devices)
   -- or logged out. Either way its lists are stale.
   redis.call('DEL', KEYS[4], KEYS[5])
   if mode ~= 'start' then return {'gone'} end
+  prune(kp, ut, KEYS[2], now, ttl)
   redis.call('ZADD', KEYS[2], now, dev)
   cap_devices(kp, ut, KEYS[2], tonumber(ARGV[8]))
   redis.call('SET', KEYS[3], '1', 'PX', ttl)
   return {'resync', redis.call('GET', KEYS[1]) or '0', 1}
 end
-redis.call('ZADD', KEYS[2], now, dev)
-
-local evid = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cursor > evid then return {'badcursor'} end
+-- Mark the device live; a write at most once a second is enough.
+if now - tonumber(score) >= 1000 then redis.call('ZADD', KEYS[2], now, dev) end
 
 local cur = redis.call('GET', KEYS[3]) or '0'
 local curgen = tonumber(string.match(cur, '^(%d+)')) or 0
 local keep = 0
 if gen == 0 then
+  -- A new poll: its cursor is checked and acknowledges; later steps of the
+  -- same poll repeat neither.
+  prune(kp, ut, KEYS[2], now, ttl)
+  if cursor > tonumber(redis.call('GET', KEYS[1]) or '0') then return {'badcursor'} end
   gen = curgen + 1
   if string.find(cur, ':w', 1, true) then
     -- An older poll may be blocked in BLMOVE: the marker wakes it and it
@@ -40,36 +49,42 @@ if gen == 0 then
     redis.call('LPUSH', KEYS[4], WAKE)
     keep = 1
   end
+  -- Acknowledge: inflight holds ids ascending from right to left. Pop
+  -- from the right until an event above the cursor, which goes back.
+  if cursor >= 0 then
+    while true do
+      local ev = redis.call('RPOP', KEYS[5])
+      if not ev then break end
+      local id = event_id(ev)
+      if id and id > cursor then
+        redis.call('RPUSH', KEYS[5], ev)
+        break
+      end
+    end
+  end
 elseif gen ~= curgen then
   return {'superseded'}
 end
 
--- Acknowledge: inflight holds ids ascending from right to left.
-if cursor >= 0 then
-  while true do
-    local last = redis.call('LINDEX', KEYS[5], -1)
-    if not last then break end
-    local id = event_id(last)
-    if id and id > cursor then break end
-    redis.call('RPOP', KEYS[5])
+-- Move what waits, oldest first; wake markers are dropped below.
+if keep == 0 then
+  while redis.call('LMOVE', KEYS[4], KEYS[5], 'RIGHT', 'LEFT') do end
+else
+  while redis.call('LLEN', KEYS[4]) > keep do
+    redis.call('LMOVE', KEYS[4], KEYS[5], 'RIGHT', 'LEFT')
   end
-end
-
--- Move what waits, oldest first, dropping wake markers.
-while redis.call('LLEN', KEYS[4]) > keep do
-  local ev = redis.call('RPOP', KEYS[4])
-  if string.byte(ev, 1) == 123 then redis.call('LPUSH', KEYS[5], ev) end
 end
 redis.call('LREM', KEYS[5], 0, WAKE)
 
+-- Every list of the device expires with it (BLMOVE may have recreated
+-- inflight without an expiry).
 local expire = now + ttl
-redis.call('PEXPIREAT', KEYS[4], expire)
+if mode == 'start' then redis.call('PEXPIREAT', KEYS[4], expire) end
 redis.call('PEXPIREAT', KEYS[5], expire)
 
-local n = redis.call('LLEN', KEYS[5])
-if n > 0 then
+local items = redis.call('LRANGE', KEYS[5], -batch, -1)
+if #items > 0 then
   redis.call('SET', KEYS[3], gen, 'PX', ttl)
-  local items = redis.call('LRANGE', KEYS[5], -batch, -1)
   local out = {'events', gen}
   for i = #items, 1, -1 do out[#out + 1] = items[i] end
   return out
@@ -79,4 +94,4 @@ if mode == 'final' then
 else
   redis.call('SET', KEYS[3], gen .. ':w', 'PX', ttl)
 end
-return {'empty', gen, evid}
+return {'empty', gen, redis.call('GET', KEYS[1]) or '0'}
