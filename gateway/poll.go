@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -157,6 +158,16 @@ func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error
 	if s.draining.Load() {
 		return false, nil
 	}
+	// go-redis does not interrupt BLMOVE when the client hangs up, so a
+	// hang-up pushes a wake marker: the abandoned wait ends at once instead
+	// of at the end of its slice, and takes no event meant for the next
+	// poll. Slices stay as the safety net should the marker be lost.
+	stop := context.AfterFunc(r.Context(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.plane.Wake(ctx, []store.DeviceRef{p.ref})
+	})
+	defer stop()
 	return s.plane.Wait(r.Context(), me.user, me.device, d)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"webchat/gateway"
 	"webchat/store"
+	"webchat/store/storetest"
 )
 
 func TestDirectMessageReachesWaitingPoll(t *testing.T) {
@@ -325,5 +326,29 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := jsonUnmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
+	}
+}
+
+// A hang-up ends the server's wait at once, however long the slice: the
+// abandoned wait is woken rather than left to take the next event.
+func TestHangUpEndsTheWaitAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{PollSlice: 30 * time.Second, PollTimeout: 30 * time.Second}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	bob.drain()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { bob.doCtx(ctx, "GET", "/api/poll?timeout=30&cursor="+bob.cursor, nil); close(done) }()
+	e.waitPolls(1)
+	start := time.Now()
+	cancel()
+	<-done
+	storetest.WaitFor(t, 5*time.Second, "the abandoned wait to end", func() bool { return e.srv.WaitingPolls() == 0 })
+	t.Logf("the server stopped waiting %v after the hang-up", time.Since(start))
+	// Nothing sent afterwards went into the abandoned poll's hands: the
+	// next poll finds it waiting in the inbox.
+	alice.send(bob.User.ID, "single", "after the hang-up")
+	if got := bob.messages(1, 5*time.Second); got[0].Body != "after the hang-up" {
+		t.Fatalf("got %+v", got)
 	}
 }

@@ -21,7 +21,7 @@ type Options struct {
 	NodeName        string
 	PollTimeout     time.Duration // default poll wait, 25 s
 	MaxPollTimeout  time.Duration // longest poll wait, 55 s
-	PollSlice       time.Duration // one blocking wait inside a poll, 5 s
+	PollSlice       time.Duration // one blocking wait inside a poll, 20 s
 	MaxPolls        int           // waiting polls per node (503 above), 0: no limit
 	BcryptCost      int           // default 12
 	SessionLifetime time.Duration // default 30 days
@@ -43,7 +43,7 @@ func (o *Options) defaults() {
 		o.MaxPollTimeout = 55 * time.Second
 	}
 	if o.PollSlice <= 0 {
-		o.PollSlice = 5 * time.Second
+		o.PollSlice = 20 * time.Second
 	}
 	if o.BcryptCost == 0 {
 		o.BcryptCost = 12

@@ -57,7 +57,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.RedisClusterAddrs, "redis-cluster-addrs", env("REDIS_CLUSTER_ADDRS", ""), "comma-separated Redis Cluster seed addresses (REDIS_CLUSTER_ADDRS)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite:data/webchat.db"), "SQL graph store: sqlite:<path> or postgres://user:pass@host:port/db (DATABASE_URL)")
 	fs.StringVar(&pollTimeout, "poll-timeout", env("POLL_TIMEOUT", "25"), "default long-poll wait in seconds (POLL_TIMEOUT)")
-	fs.StringVar(&pollSlice, "poll-slice", env("POLL_SLICE", "5"), "seconds of one blocking wait inside a poll, between checks (POLL_SLICE)")
+	fs.StringVar(&pollSlice, "poll-slice", env("POLL_SLICE", "20"), "seconds of one blocking wait inside a poll, between checks; hang-ups, newer polls, log-out and drain wake a wait at once (POLL_SLICE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("REDIS_PREFIX", "wc:"), "prefix of every Redis key; no { or } (REDIS_PREFIX)")
 	fs.StringVar(&c.NodeName, "node-name", env("NODE_NAME", ""), "name sent in the X-Webchat-Node response header (NODE_NAME)")
 	fs.StringVar(&cookieSecure, "cookie-secure", env("COOKIE_SECURE", "false"), "mark the session cookie Secure (HTTPS only) (COOKIE_SECURE)")
