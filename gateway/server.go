@@ -106,6 +106,7 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 
 	sm := scs.New()
 	sm.Store = sessions
+	sm.Codec = sessionCodec{}
 	sm.Lifetime = o.SessionLifetime
 	sm.IdleTimeout = 0 // an idle timeout re-saves the session on every request
 	sm.Cookie.Name = sessionCookie
