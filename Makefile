@@ -1,7 +1,7 @@
 # webchat — make run starts a node on a fresh machine; make test proves it.
 GO ?= go
 
-.PHONY: run test deps vet lint build cluster fuzz
+.PHONY: run test deps vet lint build cluster fuzz bench
 
 run:
 	$(GO) run ./cmd/webchat
@@ -9,19 +9,27 @@ run:
 build:
 	$(GO) build -o webchat ./cmd/webchat
 
+# bench: Go benchmarks, then webchat and Nchan side by side on one Redis;
+# rewrites the generated part of docs/benchmarks.md (about 8 minutes).
+bench: deps
+	@./scripts/bench.sh
+
 # cluster: three nodes behind nginx with one Redis, on loopback (Ctrl-C stops).
 cluster:
 	@./scripts/cluster.sh
 
-# deps installs what the tests start: redis-server (Debian's package).
+# deps installs from Debian's packages what the tests start: redis-server, nginx,
+# postgresql, chromium, node (scripts/deps.sh).
 deps:
 	@./scripts/deps.sh
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... ./loadtest/...
 
 test: deps vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m ./... ./loadtest/...
+	# k6 cannot be installed here: check the k6 scripts' syntax (ES modules).
+	cd loadtest/k6 && for f in *.js; do node --check "$$f" || exit 1; done
 	# The chat core's delivery tests again, unchanged, on a three-master Redis Cluster.
 	# (Tests that start a redis-server of their own ran above already.)
 	WEBCHAT_TEST_REDIS=cluster $(GO) test -race -count=1 -timeout 10m \
@@ -40,4 +48,4 @@ fuzz:
 
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./... ./loadtest/...

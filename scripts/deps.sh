@@ -20,6 +20,8 @@ have_postgres() {
   return 1
 }
 have_postgres || need+=(postgresql)
+# make test checks the k6 scripts' syntax with node.
+command -v node >/dev/null || need+=(nodejs)
 # The browser tests drive Debian's chromium; the emoji font makes screenshots honest.
 command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
