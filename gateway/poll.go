@@ -69,7 +69,11 @@ func (s *Server) handlePoll() http.Handler {
 		// The server's WriteTimeout is shorter than the longest poll.
 		http.NewResponseController(w).SetWriteDeadline(deadline.Add(15 * time.Second))
 
-		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, store.PollStart)
+		mode := store.PollStart
+		if timeout == 0 {
+			mode = store.PollNow
+		}
+		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, mode)
 		for {
 			if err != nil {
 				s.answerPoll(w, r, "error", nil, err)
@@ -98,7 +102,7 @@ func (s *Server) handlePoll() http.Handler {
 					s.answerPoll(w, r, "error", nil, err)
 					return
 				}
-				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, store.PollStart)
+				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, mode)
 				continue
 			}
 			// Empty: wait for the inbox, in slices.
@@ -127,12 +131,12 @@ func (s *Server) handlePoll() http.Handler {
 				s.answerPoll(w, r, "error", nil, werr)
 				return
 			}
-			mode := store.PollCheck
+			step := store.PollCheck
 			if !waited && time.Until(deadline) <= 0 {
-				mode = store.PollFinal
+				step = store.PollFinal
 			}
 			lastEmpty := st.EventID
-			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, mode)
+			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step)
 			if err == nil && st.Outcome == store.PollEmpty && st.EventID == 0 {
 				st.EventID = lastEmpty
 			}

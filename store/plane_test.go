@@ -170,3 +170,23 @@ func TestPlaneCommandsPerMessage(t *testing.T) {
 		t.Fatalf("%.1f commands per message; the hot scripts got heavier", perMsg)
 	}
 }
+
+// A poll that will not wait (timeout=0) leaves no "waiting" mark, so the
+// next poll pushes no wake marker for a waiter that does not exist.
+func TestPlaneInstantPollIsNotMarkedWaiting(t *testing.T) {
+	ctx := context.Background()
+	p, rdb, _ := newPlane(t, store.PlaneOptions{})
+	prefix := p.Options().Prefix
+	if err := p.RegisterDevice(ctx, 9, "d"); err != nil {
+		t.Fatal(err)
+	}
+	for mode, want := range map[string]string{store.PollNow: "", store.PollStart: ":w"} {
+		if _, err := p.Poll(ctx, 9, "d", -1, 0, mode); err != nil {
+			t.Fatal(err)
+		}
+		gen, err := rdb.Get(ctx, prefix+"pollgen:{u:9}:d").Result()
+		if err != nil || strings.HasSuffix(gen, ":w") != (want != "") {
+			t.Fatalf("after a %s poll, pollgen = %q (%v)", mode, gen, err)
+		}
+	}
+}

@@ -23,6 +23,7 @@ const (
 // Poll step modes.
 const (
 	PollStart = "start" // a new poll: takes the next generation, may re-enter a dropped device
+	PollNow   = "now"   // a new poll that will not wait (timeout=0): as start, but never marked waiting
 	PollCheck = "check" // between waits of the same poll
 	PollFinal = "final" // the last check before answering a timeout
 )

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"webchat/gateway"
 	"webchat/store"
@@ -134,11 +135,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // timed out may have run) and the client for blocking reads of waiting
 // polls (many connections with small buffers).
 func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
-	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second}
+	// Maintenance notifications (a managed-Redis feature) cost a handoff
+	// machinery per pool that self-hosted Redis never uses.
+	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
+		MaintNotificationsConfig: noMaint}
 	// A burst of waiting polls opens many connections; MaxIdleConns closes
 	// them again when the polls are gone.
-	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: max(cfg.MaxPolls, 1024), MaxIdleConns: 256, ReadBufferSize: 4096, WriteBufferSize: 4096,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second}
+	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: blockingPoolSize(cfg.MaxPolls), MaxIdleConns: 256, ReadBufferSize: 4096, WriteBufferSize: 4096,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second,
+		MaintNotificationsConfig: noMaint}
 	var stopEmbedded func()
 	switch {
 	case cfg.RedisClusterAddrs != "":
@@ -180,6 +186,20 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 		return nil, nil, nil, fmt.Errorf("connect to redis: %w", err)
 	}
 	return rdb, block, closeAll, nil
+}
+
+// blockingPoolSize is one Redis connection per waiting poll: MAX_POLLS_PER_NODE,
+// or without that limit as many as the open-file limit allows (each waiting
+// poll holds two descriptors: the client's socket and its Redis connection).
+func blockingPoolSize(maxPolls int) int {
+	if maxPolls > 0 {
+		return maxPolls
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 1 << 16
+	}
+	return max(int(lim.Cur/2), 1024)
 }
 
 // startEmbedded runs miniredis in-process. miniredis expires keys only

@@ -1,7 +1,8 @@
 -- poll: one step of a long-poll for one device, never blocking.
 -- KEYS: evid, devices, pollgen, inbox, inflight
 -- ARGV: kp, ut, device, cursor (-1: none), gen (0: a new poll), ttl ms,
---       batch, max devices, mode (start | check | final)
+--       batch, max devices, mode (start | now | check | final); now is a
+--       start that will not wait, final the last check before a timeout
 -- Returns {'events', gen, ev...} oldest first, {'empty', gen, evid},
 -- {'resync', evid, gen}, {'gone'}, {'superseded'} or {'badcursor'}.
 --
@@ -24,7 +25,7 @@ if not score then
   -- Dropped (unseen too long, inbox overflow, pushed out by newer devices)
   -- or logged out. Either way its lists are stale.
   redis.call('DEL', KEYS[4], KEYS[5])
-  if mode ~= 'start' then return {'gone'} end
+  if mode ~= 'start' and mode ~= 'now' then return {'gone'} end
   prune(kp, ut, KEYS[2], now, ttl)
   redis.call('ZADD', KEYS[2], now, dev)
   cap_devices(kp, ut, KEYS[2], tonumber(ARGV[8]))
@@ -37,7 +38,8 @@ if now - tonumber(score) >= 1000 then redis.call('ZADD', KEYS[2], now, dev) end
 local cur = redis.call('GET', KEYS[3]) or '0'
 local curgen = tonumber(string.match(cur, '^(%d+)')) or 0
 local keep = 0
-if gen == 0 then
+local gen0 = gen == 0
+if gen0 then
   -- A new poll: its cursor is checked and acknowledges; later steps of the
   -- same poll repeat neither.
   prune(kp, ut, KEYS[2], now, ttl)
@@ -79,7 +81,7 @@ redis.call('LREM', KEYS[5], 0, WAKE)
 -- Every list of the device expires with it (BLMOVE may have recreated
 -- inflight without an expiry).
 local expire = now + ttl
-if mode == 'start' then redis.call('PEXPIREAT', KEYS[4], expire) end
+if gen0 then redis.call('PEXPIREAT', KEYS[4], expire) end
 redis.call('PEXPIREAT', KEYS[5], expire)
 
 local items = redis.call('LRANGE', KEYS[5], -batch, -1)
@@ -89,7 +91,7 @@ if #items > 0 then
   for i = #items, 1, -1 do out[#out + 1] = items[i] end
   return out
 end
-if mode == 'final' then
+if mode == 'final' or mode == 'now' then
   redis.call('SET', KEYS[3], gen, 'PX', ttl)
 else
   redis.call('SET', KEYS[3], gen .. ':w', 'PX', ttl)
