@@ -2,9 +2,12 @@ package gateway_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"webchat/gateway"
 )
 
 func TestReadinessAndDrain(t *testing.T) {
@@ -58,3 +61,36 @@ func TestMetricsExposeTheCore(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitingPollsAreBoundedPerNodeAndPerUser(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{MaxPolls: 2}})
+	a, b, c := e.signup("aaa"), e.signup("bbb"), e.signup("ccc")
+	for _, cl := range []*client{a, b, c} {
+		cl.drain()
+	}
+	for _, cl := range []*client{a, b} {
+		go cl.do("GET", "/api/poll?timeout=3&cursor="+cl.cursor, nil)
+	}
+	e.waitPolls(2)
+	r := c.do("GET", "/api/poll?timeout=10&cursor="+c.cursor, nil)
+	if r.Status != 503 || r.errorCode() != "overloaded" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("a third waiting poll on a node that allows two: %d %s", r.Status, r.Body)
+	}
+
+	// Per user: one poll per device, at most 10 devices; an eleventh log-in
+	// drops the least recently seen device, whose next poll resyncs.
+	u := e.signup("many")
+	devices := []*client{u}
+	for range 10 {
+		devices = append(devices, u.login())
+	}
+	n, err := e.rdb.ZCard(context.Background(), e.prefix+"devices:{u:"+itoa(int64(u.User.ID))+"}").Result()
+	if err != nil || n != 10 {
+		t.Fatalf("devices = %d, %v", n, err)
+	}
+	if a := devices[0].poll(0); !a.Resync {
+		t.Fatalf("the oldest device after an eleventh log-in: %+v", a)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
