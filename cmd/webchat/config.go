@@ -33,6 +33,7 @@ type config struct {
 	RateSendBurst     int
 	RateAuth          float64
 	DrainWindow       time.Duration
+	PprofAddr         string
 }
 
 // parseConfig reads flags; each flag's default comes from its environment
@@ -71,6 +72,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&maxPolls, "max-polls-per-node", env("MAX_POLLS_PER_NODE", "8000"), "waiting polls on this node before 503; keep below what the open-file limit allows, 0: no limit (MAX_POLLS_PER_NODE)")
 	fs.StringVar(&rateSend, "rate-send", env("RATE_SEND", "10,20"), "messages per second per user [,burst]; 0: off (RATE_SEND)")
 	fs.StringVar(&rAuth, "rate-auth", env("RATE_AUTH", "10"), "sign-ups and log-ins per minute per client address and per (username, address); 0: off (RATE_AUTH)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("PPROF_ADDR", ""), "serve net/http/pprof on this address (keep it on loopback); unset: off (PPROF_ADDR)")
 	fs.StringVar(&drain, "drain-window", env("DRAIN_WINDOW", "1"), "seconds a stopping node answers 503 draining before it closes its listener (DRAIN_WINDOW)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
