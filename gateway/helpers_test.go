@@ -319,20 +319,6 @@ func (c *client) drain() {
 	c.e.t.Fatal("events kept coming")
 }
 
-// waiting reads the webchat_polls_waiting gauge.
-func (e *env) waiting() float64 {
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatalf("gather metrics: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "webchat_polls_waiting" {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
 // waitPolls waits until n polls wait on the node.
 func (e *env) waitPolls(n int) {
 	e.t.Helper()

@@ -94,12 +94,12 @@ func (s *Server) handlePoll() http.Handler {
 				return
 			case store.PollGone:
 				// Logged out (401), or dropped while waiting: enter afresh.
-				exists, err := s.sessions.Exists(ctx, me.token)
-				if err == nil && !exists {
-					err = errUnauthorized
+				exists, xerr := s.sessions.Exists(ctx, me.token)
+				if xerr == nil && !exists {
+					xerr = errUnauthorized
 				}
-				if err != nil {
-					s.answerPoll(w, r, "error", nil, err)
+				if xerr != nil {
+					s.answerPoll(w, r, "error", nil, xerr)
 					return
 				}
 				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, mode)
