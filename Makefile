@@ -26,7 +26,7 @@ deps:
 vet:
 	$(GO) vet ./... ./loadtest/...
 
-test: deps vet
+test: deps lint
 	$(GO) test -race -count=1 -timeout 20m ./... ./loadtest/...
 	# k6 cannot be installed here: check the k6 scripts' syntax (ES modules).
 	cd loadtest/k6 && for f in *.js; do node --check "$$f" || exit 1; done
@@ -46,6 +46,7 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./gateway/ || exit 1; \
 	done
 
+# lint: gofmt, go vet and staticcheck (pinned, so a new release cannot break CI).
 lint: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./... ./loadtest/...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./loadtest/...
