@@ -172,7 +172,13 @@ func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error
 		s.plane.Wake(ctx, []store.DeviceRef{p.ref})
 	})
 	defer stop()
-	return s.plane.Wait(r.Context(), me.user, me.device, d)
+	if r.Context().Err() != nil {
+		return false, nil
+	}
+	// Not the request's context: a cancelled context abandons go-redis's
+	// connection wait but not its dial, whose connection then lands in the
+	// idle pool past MaxIdleConns. The marker above ends this wait anyway.
+	return s.plane.Wait(context.WithoutCancel(r.Context()), me.user, me.device, d)
 }
 
 func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {
