@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func (r response) errorMessage() string {
 	var e struct {
 		Error struct{ Code, Message string }
 	}
-	jsonUnmarshal(r.Body, &e)
+	json.Unmarshal(r.Body, &e)
 	return e.Error.Message
 }
 

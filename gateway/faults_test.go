@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -80,7 +81,7 @@ func (r *receiver) run(stop <-chan struct{}) {
 			continue
 		}
 		var a pollAnswer
-		if jsonUnmarshal(resp.Body, &a) != nil {
+		if json.Unmarshal(resp.Body, &a) != nil {
 			continue
 		}
 		r.mu.Lock()
@@ -251,7 +252,7 @@ func TestSlowRedisTimesOutWithoutRunningAScriptTwice(t *testing.T) {
 	if rr.Status != 200 && rr.Status != 201 {
 		t.Fatalf("retry: %d %s", rr.Status, rr.Body)
 	}
-	jsonUnmarshal(rr.Body, &again)
+	json.Unmarshal(rr.Body, &again)
 	var h struct{ Messages []store.Message }
 	alice.mustDo("GET", "/api/conversations/"+again.Message.Conv+"/messages", nil, 200, &h)
 	if len(h.Messages) != 1 || h.Messages[0].Seq != 1 {

@@ -12,7 +12,7 @@ import (
 
 // metrics are the node's Prometheus metrics.
 type metrics struct {
-	waiting  prometheus.Gauge
+	waiting  prometheus.GaugeFunc
 	polls    *prometheus.CounterVec
 	sent     *prometheus.CounterVec
 	fanout   prometheus.Histogram
@@ -20,11 +20,13 @@ type metrics struct {
 	requests *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// newMetrics registers the node's metrics; waiting reads the number of
+// waiting polls the server already keeps, rather than a second count.
+func newMetrics(reg prometheus.Registerer, waiting func() float64) *metrics {
 	m := &metrics{
-		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webchat_polls_waiting", Help: "Polls waiting in Redis on this node.",
-		}),
+		}, waiting),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webchat_poll_answers_total", Help: "Polls answered, by outcome (events, timeout, resync, superseded, drained, cancelled, error).",
 		}, []string{"outcome"}),

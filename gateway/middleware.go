@@ -135,12 +135,8 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 // clientAddr is the client's address: the peer, or the nearest address in
 // X-Forwarded-For not in TRUSTED_PROXIES when the peer is a trusted proxy.
 func (s *Server) clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !s.trusted(addr) {
+	host, viaProxy := s.peer(r)
+	if !viaProxy {
 		return host
 	}
 	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
@@ -217,12 +213,19 @@ func (s *Server) viaHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
+	_, viaProxy := s.peer(r)
+	return viaProxy && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// peer returns the connection's remote host and whether it is one of
+// TRUSTED_PROXIES, whose X-Forwarded-* headers are believed.
+func (s *Server) peer(r *http.Request) (host string, trusted bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return false
+		host = r.RemoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
-	return err == nil && s.trusted(addr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return host, err == nil && s.trusted(addr)
 }
 
 type secureCookieWriter struct {

@@ -135,11 +135,7 @@ func (s *Server) handlePoll() http.Handler {
 			if !waited && time.Until(deadline) <= 0 {
 				step = store.PollFinal
 			}
-			lastEmpty := st.EventID
 			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step)
-			if err == nil && st.Outcome == store.PollEmpty && st.EventID == 0 {
-				st.EventID = lastEmpty
-			}
 		}
 	})
 }
@@ -151,13 +147,11 @@ func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error
 	s.polls[p] = struct{}{}
 	s.pollsMu.Unlock()
 	s.nPolls.Add(1)
-	s.metrics.waiting.Inc()
 	defer func() {
 		s.pollsMu.Lock()
 		delete(s.polls, p)
 		s.pollsMu.Unlock()
 		s.nPolls.Add(-1)
-		s.metrics.waiting.Dec()
 	}()
 	if s.draining.Load() {
 		return false, nil

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -324,7 +325,7 @@ func TestDroppedDeviceGetsResync(t *testing.T) {
 
 func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
-	if err := jsonUnmarshal(b, v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
 	}
 }

@@ -94,9 +94,9 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 	o.defaults()
 	s := &Server{
 		log: logger, graph: graph, plane: plane, sessions: sessions, o: o,
-		polls:   map[*waitingPoll]struct{}{},
-		metrics: newMetrics(o.Registry),
+		polls: map[*waitingPoll]struct{}{},
 	}
+	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) })
 	if o.RateSend > 0 {
 		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}
