@@ -30,6 +30,10 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // (WEBCHAT_TEST_REDIS=cluster; make test runs the package both ways).
 var useCluster = os.Getenv("WEBCHAT_TEST_REDIS") == "cluster"
 
+// useWakeups runs the whole suite with polls waiting on each node's wake-up
+// subscription instead of in BLMOVE (WEBCHAT_TEST_POLL_WAIT=subscribe).
+var useWakeups = os.Getenv("WEBCHAT_TEST_POLL_WAIT") == "subscribe"
+
 // env is one gateway node over a real redis-server and a SQLite file.
 type env struct {
 	t      *testing.T
@@ -52,6 +56,7 @@ type envOpts struct {
 	plane   store.PlaneOptions
 	gateway gateway.Options
 	hook    redis.Hook // added to the command client
+	wakeups bool       // polls wait on a wake-up subscription whatever the environment says
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -83,13 +88,20 @@ func newEnv(t *testing.T, o envOpts) *env {
 		graph = storetest.NewGraph(t)
 	}
 	plane := store.NewPlane(rdb, block, graph, o.plane)
+	o.wakeups = o.wakeups || useWakeups
+	if o.wakeups {
+		o.gateway.Wakeups = subscribe(t, plane)
+	}
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
 	if o.gateway.BcryptCost == 0 {
 		o.gateway.BcryptCost = 4
 	}
 	if o.gateway.PollSlice == 0 {
-		o.gateway.PollSlice = time.Second
+		// Longer than any poll here: a wait must end because something woke
+		// it (an event, a newer poll, log-out, drain, a hang-up), never
+		// because a slice ran out and hid a lost wake-up.
+		o.gateway.PollSlice = time.Minute
 	}
 	if o.gateway.PollTimeout == 0 {
 		o.gateway.PollTimeout = 5 * time.Second
@@ -111,6 +123,9 @@ func (e *env) secondNode() *env {
 	o := e.opts
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
+	if o.wakeups {
+		o.gateway.Wakeups = subscribe(e.t, e.plane)
+	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, store.NewSessionStore(e.rdb, e.prefix), static, o.gateway)
 	hs := httptest.NewServer(srv)
@@ -118,6 +133,17 @@ func (e *env) secondNode() *env {
 	n := *e
 	n.srv, n.http, n.reg = srv, hs, reg
 	return &n
+}
+
+// subscribe starts a node's wake-up subscription, closed with the test.
+func subscribe(t *testing.T, plane *store.Plane) *store.Wakeups {
+	t.Helper()
+	w, err := plane.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
 }
 
 // client is one browser session: its own cookie jar, so its own device.

@@ -10,9 +10,13 @@ import (
 	"webchat/store"
 )
 
-// waitingPoll is a poll blocked in Redis on this node, known so that a
-// drain can wake it.
-type waitingPoll struct{ ref store.DeviceRef }
+// waitingPoll is a poll waiting on this node, known so that a drain can
+// wake it: in Redis (BLMOVE) by a marker, or on the node's wake-up
+// subscription (waiter set) directly.
+type waitingPoll struct {
+	ref    store.DeviceRef
+	waiter *store.Waiter
+}
 
 // parseTimeout reads the poll's wait: whole seconds, default POLL_TIMEOUT,
 // 0 answers at once, above the maximum is taken as the maximum.
@@ -73,7 +77,15 @@ func (s *Server) handlePoll() http.Handler {
 		if timeout == 0 {
 			mode = store.PollNow
 		}
-		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, mode)
+		// With a wake-up subscription, the waiter is entered before any step
+		// can mark the poll waiting, so no wake-up comes before it.
+		var wt *store.Waiter
+		node := s.o.Wakeups.Node()
+		if s.o.Wakeups != nil && timeout > 0 {
+			wt = s.o.Wakeups.Register(me.user, me.device)
+			defer s.o.Wakeups.Unregister(wt)
+		}
+		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, mode, node)
 		for {
 			if err != nil {
 				s.answerPoll(w, r, "error", nil, err)
@@ -102,7 +114,7 @@ func (s *Server) handlePoll() http.Handler {
 					s.answerPoll(w, r, "error", nil, xerr)
 					return
 				}
-				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, mode)
+				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, mode, node)
 				continue
 			}
 			// Empty: wait for the inbox, in slices.
@@ -115,7 +127,7 @@ func (s *Server) handlePoll() http.Handler {
 				s.answerPoll(w, r, "error", nil, errTooManyPolls)
 				return
 			}
-			waited, werr := s.wait(r, me, min(remaining, s.o.PollSlice))
+			waited, werr := s.wait(r, me, wt, min(remaining, s.o.PollSlice))
 			if ctx.Err() != nil {
 				// Abandoned: whatever the wait moved stays in flight for the
 				// next poll.
@@ -135,14 +147,16 @@ func (s *Server) handlePoll() http.Handler {
 			if !waited && time.Until(deadline) <= 0 {
 				step = store.PollFinal
 			}
-			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step)
+			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
 		}
 	})
 }
 
-// wait blocks in Redis for one slice, registered for drain and counted.
-func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error) {
-	p := &waitingPoll{ref: store.DeviceRef{User: me.user, Device: me.device}}
+// wait waits one slice for the device's inbox, registered for drain and
+// counted: on the node's wake-up subscription when wt is set, else in
+// Redis (BLMOVE).
+func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Duration) (bool, error) {
+	p := &waitingPoll{ref: store.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
 	s.pollsMu.Lock()
 	s.polls[p] = struct{}{}
 	s.pollsMu.Unlock()
@@ -155,6 +169,19 @@ func (s *Server) wait(r *http.Request, me session, d time.Duration) (bool, error
 	}()
 	if s.draining.Load() {
 		return false, nil
+	}
+	if wt != nil {
+		// A hang-up needs nothing in Redis: the waiter is forgotten.
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-wt.C:
+			return true, nil
+		case <-t.C:
+			return false, nil
+		case <-r.Context().Done():
+			return false, nil
+		}
 	}
 	// go-redis does not interrupt BLMOVE when the client hangs up, so a
 	// hang-up pushes a wake marker: the abandoned wait ends at once instead

@@ -20,12 +20,17 @@ func TestDirectMessageReachesWaitingPoll(t *testing.T) {
 	bob.drain()
 
 	done := make(chan response, 1)
-	go func() { done <- bob.do("GET", "/api/poll?timeout=10&cursor="+bob.cursor, nil) }()
+	go func() { done <- bob.do("GET", "/api/poll?timeout=30&cursor="+bob.cursor, nil) }()
 	e.waitPolls(1)
 	start := time.Now()
 	sent := alice.send(bob.User.ID, "single", "hello bob")
 	r := <-done
 	t.Logf("send→poll answer latency: %v", time.Since(start))
+	// The send woke the wait (the poll's timeout and the test's slice are
+	// far longer): a broken wake-up would answer only at the timeout.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("poll answered %v after the send", d)
+	}
 	if r.Status != 200 {
 		t.Fatalf("poll: %d %s", r.Status, r.Body)
 	}

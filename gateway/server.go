@@ -18,10 +18,13 @@ import (
 
 // Options configure a Server. Zero fields take the defaults in DESIGN.md.
 type Options struct {
-	NodeName        string
-	PollTimeout     time.Duration // default poll wait, 25 s
-	MaxPollTimeout  time.Duration // longest poll wait, 55 s
-	PollSlice       time.Duration // one blocking wait inside a poll, 20 s
+	NodeName       string
+	PollTimeout    time.Duration // default poll wait, 25 s
+	MaxPollTimeout time.Duration // longest poll wait, 55 s
+	PollSlice      time.Duration // one blocking wait inside a poll, 20 s
+	// Wakeups, when set, makes polls wait on the node's wake-up
+	// subscription instead of in a blocking read in Redis (BLMOVE).
+	Wakeups         *store.Wakeups
 	MaxPolls        int           // waiting polls per node (503 above), 0: no limit
 	BcryptCost      int           // default 12
 	SessionLifetime time.Duration // default 30 days
@@ -135,6 +138,10 @@ func (s *Server) Drain(ctx context.Context) {
 	s.pollsMu.Lock()
 	devs := make([]store.DeviceRef, 0, len(s.polls))
 	for p := range s.polls {
+		if p.waiter != nil {
+			p.waiter.Notify()
+			continue
+		}
 		devs = append(devs, p.ref)
 	}
 	s.pollsMu.Unlock()

@@ -200,7 +200,7 @@ func BenchmarkPollEvents(b *testing.B) {
 		}
 		t0, c0 := bp.rt.trips.Load(), bp.rt.cmds.Load()
 		b.StartTimer()
-		st, err := bp.p.Poll(ctx, u, devOf(u), cursor, 0, store.PollStart)
+		st, err := bp.p.Poll(ctx, u, devOf(u), cursor, 0, store.PollStart, "")
 		if err != nil || st.Outcome != store.PollEvents || len(st.Events) != 1 {
 			b.Fatalf("poll = %+v, %v", st, err)
 		}
@@ -222,14 +222,14 @@ func BenchmarkPollEmpty(b *testing.B) {
 	if err := bp.p.RegisterDevice(ctx, u, devOf(u)); err != nil {
 		b.Fatal(err)
 	}
-	st, err := bp.p.Poll(ctx, u, devOf(u), -1, 0, store.PollStart)
+	st, err := bp.p.Poll(ctx, u, devOf(u), -1, 0, store.PollStart, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	t0, c0 := bp.rt.trips.Load(), bp.rt.cmds.Load()
 	n := 0
 	for b.Loop() {
-		st, err = bp.p.Poll(ctx, u, devOf(u), st.EventID, 0, store.PollStart)
+		st, err = bp.p.Poll(ctx, u, devOf(u), st.EventID, 0, store.PollStart, "")
 		if err != nil || st.Outcome != store.PollEmpty {
 			b.Fatalf("poll = %+v, %v", st, err)
 		}
@@ -293,7 +293,7 @@ func TestPlaneRoundTrips(t *testing.T) {
 	var st store.PollStep
 	poll := count(func() {
 		var err error
-		if st, err = bp.p.Poll(ctx, 2, devOf(2), -1, 0, store.PollStart); err != nil || st.Outcome != store.PollEvents {
+		if st, err = bp.p.Poll(ctx, 2, devOf(2), -1, 0, store.PollStart, ""); err != nil || st.Outcome != store.PollEvents {
 			t.Fatalf("poll = %+v, %v", st, err)
 		}
 	})

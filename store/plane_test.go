@@ -64,7 +64,7 @@ func TestPlaneSendPollAck(t *testing.T) {
 			t.Fatalf("message %d = %+v", i, m)
 		}
 	}
-	st, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart)
+	st, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +73,11 @@ func TestPlaneSendPollAck(t *testing.T) {
 	}
 	last := store.EventID(st.Events[2])
 	// Not acknowledged: answered again.
-	st2, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart)
+	st2, err := p.Poll(ctx, 2, "b1", -1, 0, store.PollStart, "")
 	if err != nil || len(st2.Events) != 3 {
 		t.Fatalf("re-poll = %+v, %v", st2, err)
 	}
-	st3, err := p.Poll(ctx, 2, "b1", last, 0, store.PollStart)
+	st3, err := p.Poll(ctx, 2, "b1", last, 0, store.PollStart, "")
 	if err != nil || st3.Outcome != store.PollEmpty {
 		t.Fatalf("after ack = %+v, %v", st3, err)
 	}
@@ -112,11 +112,11 @@ func TestPlaneStaleDeviceResyncsWithoutAPrune(t *testing.T) {
 	if err := p.RegisterDevice(ctx, 5, "d1"); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart); err != nil || st.Outcome != store.PollEmpty {
+	if st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart, ""); err != nil || st.Outcome != store.PollEmpty {
 		t.Fatalf("fresh device: %+v %v", st, err)
 	}
 	time.Sleep(1500 * time.Millisecond) // the TTL is the condition under test
-	st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart)
+	st, err := p.Poll(ctx, 5, "d1", -1, 0, store.PollStart, "")
 	if err != nil || st.Outcome != store.PollResync {
 		t.Fatalf("stale device: %+v %v", st, err)
 	}
@@ -136,7 +136,7 @@ func TestPlaneCommandsPerMessage(t *testing.T) {
 	p.RegisterDevice(ctx, 1, "a")
 	// Warm up: rebuild the pair key, load scripts.
 	p.Send(ctx, store.Outgoing{From: 1, FromDevice: "a", Conv: conv, To: 2, Body: "warm", ClientID: "w"})
-	st, _ := p.Poll(ctx, 2, "b", -1, 0, store.PollStart)
+	st, _ := p.Poll(ctx, 2, "b", -1, 0, store.PollStart, "")
 	cursor := store.EventID(st.Events[len(st.Events)-1])
 	rdb.ConfigResetStat(ctx)
 	const n = 50
@@ -146,7 +146,7 @@ func TestPlaneCommandsPerMessage(t *testing.T) {
 		}
 		// The receiver: a poll that acknowledges the last answer and finds
 		// the new message, as one after a wake-up would.
-		st, err := p.Poll(ctx, 2, "b", cursor, 0, store.PollStart)
+		st, err := p.Poll(ctx, 2, "b", cursor, 0, store.PollStart, "")
 		if err != nil || len(st.Events) != 1 {
 			t.Fatalf("poll %d: %+v %v", i, st, err)
 		}
@@ -181,7 +181,7 @@ func TestPlaneInstantPollIsNotMarkedWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for mode, want := range map[string]string{store.PollNow: "", store.PollStart: ":w"} {
-		if _, err := p.Poll(ctx, 9, "d", -1, 0, mode); err != nil {
+		if _, err := p.Poll(ctx, 9, "d", -1, 0, mode, ""); err != nil {
 			t.Fatal(err)
 		}
 		gen, err := rdb.Get(ctx, prefix+"pollgen:{u:9}:d").Result()

@@ -39,10 +39,12 @@ type PollStep struct {
 // Poll runs one step of a long-poll for device dev: marks it live,
 // acknowledges every in-flight event up to cursor (-1: none), moves what
 // waits in the inbox into flight, and returns what is in flight. gen is 0
-// for a new poll, which wakes an older poll of the same device.
-func (p *Plane) Poll(ctx context.Context, u UserID, dev string, cursor, gen int64, mode string) (PollStep, error) {
+// for a new poll, which wakes an older poll of the same device. node is
+// the Wakeups node the poll waits on if this step finds nothing ("": it
+// waits with Wait, in BLMOVE).
+func (p *Plane) Poll(ctx context.Context, u UserID, dev string, cursor, gen int64, mode, node string) (PollStep, error) {
 	keys := []string{p.k.evid(u), p.k.devices(u), p.k.pollgen(u, dev), p.k.inbox(u, dev), p.k.inflight(u, dev)}
-	v, err := p.run(ctx, p.s.poll, keys, p.kp, userTag(u), dev, cursor, gen, p.ttlMS(), p.o.PollBatch, p.o.MaxDevices, mode)
+	v, err := p.run(ctx, p.s.poll, keys, p.kp, userTag(u), dev, cursor, gen, p.ttlMS(), p.o.PollBatch, p.o.MaxDevices, mode, node)
 	if err != nil {
 		return PollStep{}, unavailable("poll", err)
 	}

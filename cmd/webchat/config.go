@@ -18,6 +18,7 @@ type config struct {
 	DatabaseURL       string
 	PollTimeout       time.Duration
 	PollSlice         time.Duration
+	PollWait          string
 	RedisPrefix       string
 	NodeName          string
 	CookieSecure      bool
@@ -59,6 +60,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite:data/webchat.db"), "SQL graph store: sqlite:<path> or postgres://user:pass@host:port/db (DATABASE_URL)")
 	fs.StringVar(&pollTimeout, "poll-timeout", env("POLL_TIMEOUT", "25"), "default long-poll wait in seconds (POLL_TIMEOUT)")
 	fs.StringVar(&pollSlice, "poll-slice", env("POLL_SLICE", "20"), "seconds of one blocking wait inside a poll, between checks; hang-ups, newer polls, log-out and drain wake a wait at once (POLL_SLICE)")
+	fs.StringVar(&c.PollWait, "poll-wait", env("POLL_WAIT", "blmove"), "how a waiting poll waits: blmove (a blocking read in Redis per poll) or subscribe (one wake-up subscription per node) (POLL_WAIT)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("REDIS_PREFIX", "wc:"), "prefix of every Redis key; no { or } (REDIS_PREFIX)")
 	fs.StringVar(&c.NodeName, "node-name", env("NODE_NAME", ""), "name sent in the X-Webchat-Node response header (NODE_NAME)")
 	fs.StringVar(&cookieSecure, "cookie-secure", env("COOKIE_SECURE", "false"), "mark the session cookie Secure (HTTPS only) (COOKIE_SECURE)")
@@ -125,6 +127,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return config{}, fmt.Errorf("REDIS_PREFIX must not contain { or }")
 	case c.PollTimeout > 55*time.Second:
 		return config{}, fmt.Errorf("POLL_TIMEOUT must be at most 55 seconds")
+	case c.PollWait != "blmove" && c.PollWait != "subscribe":
+		return config{}, fmt.Errorf("POLL_WAIT must be blmove or subscribe")
 	case c.PollSlice < time.Second:
 		return config{}, fmt.Errorf("POLL_SLICE must be at least 1 second")
 	case c.BcryptCost < 4 || c.BcryptCost > 31:

@@ -80,12 +80,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := plane.LoadScripts(ctx); err != nil {
 		return err
 	}
+	var wakeups *store.Wakeups
+	if cfg.PollWait == "subscribe" {
+		if wakeups, err = plane.Subscribe(ctx, logger); err != nil {
+			return err
+		}
+		defer wakeups.Close()
+	}
 	static, err := fs.Sub(ui.Files, "static")
 	if err != nil {
 		return fmt.Errorf("embedded ui: %w", err)
 	}
 	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, cfg.RedisPrefix), static, gateway.Options{
-		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls,
+		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls, Wakeups: wakeups,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
 		RateAuth: cfg.RateAuth, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,

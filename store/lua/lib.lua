@@ -41,6 +41,24 @@ local function event_id(ev)
   return nil
 end
 
+-- wake_poll wakes the poll of device dev that pollgen value cur says is
+-- waiting: 'gen:w' waits in BLMOVE on the inbox, which a marker wakes;
+-- 'gen:w:<node>' waits on that node's wake-up subscription, which a
+-- publish to the node's channel wakes. Returns 1 if it pushed a marker.
+local function wake_poll(kp, ut, dev, cur)
+  if not cur then return 0 end
+  local node = string.match(cur, '^%d+:w:(.+)$')
+  if node then
+    redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev)
+    return 0
+  end
+  if string.find(cur, ':w', 1, true) then
+    redis.call('LPUSH', dkey(kp, ut, 'inbox', dev), WAKE)
+    return 1
+  end
+  return 0
+end
+
 -- push gives the next event id to payload and pushes it onto the inbox of
 -- every live device except skip. An inbox that would pass cap drops its
 -- device instead of trimming, so the device learns (resync) that it
@@ -62,6 +80,18 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
         drop(kp, ut, devices, dev)
       else
         redis.call('PEXPIREAT', inbox, tonumber(devs[i + 1]) + ttl)
+        -- A poll waiting in BLMOVE wakes by itself; one waiting on its
+        -- node's subscription is told once, then unmarked until it waits
+        -- again, so a burst publishes once.
+        local pg = dkey(kp, ut, 'pollgen', dev)
+        local cur = redis.call('GET', pg)
+        if cur then
+          local g, node = string.match(cur, '^(%d+):w:(.+)$')
+          if node then
+            redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev)
+            redis.call('SET', pg, g, 'KEEPTTL')
+          end
+        end
       end
     end
   end

@@ -2,7 +2,9 @@
 -- KEYS: evid, devices, pollgen, inbox, inflight
 -- ARGV: kp, ut, device, cursor (-1: none), gen (0: a new poll), ttl ms,
 --       batch, max devices, mode (start | now | check | final); now is a
---       start that will not wait, final the last check before a timeout
+--       start that will not wait, final the last check before a timeout;
+--       the node whose wake-up subscription the poll waits on ('': it
+--       waits in BLMOVE)
 -- Returns {'events', gen, ev...} oldest first, {'empty', gen, evid},
 -- {'resync', evid, gen}, {'gone'}, {'superseded'} or {'badcursor'}.
 --
@@ -45,12 +47,9 @@ if gen0 then
   prune(kp, ut, KEYS[2], now, ttl)
   if cursor > tonumber(redis.call('GET', KEYS[1]) or '0') then return {'badcursor'} end
   gen = curgen + 1
-  if string.find(cur, ':w', 1, true) then
-    -- An older poll may be blocked in BLMOVE: the marker wakes it and it
-    -- answers superseded. Leave the marker (the leftmost item) in place.
-    redis.call('LPUSH', KEYS[4], WAKE)
-    keep = 1
-  end
+  -- An older poll may be waiting: woken, it answers superseded. A marker
+  -- it waits for in BLMOVE (the leftmost item) stays in place.
+  keep = wake_poll(kp, ut, dev, cur)
   -- Acknowledge: inflight holds ids ascending from right to left. Pop
   -- from the right until an event above the cursor, which goes back.
   if cursor >= 0 then
@@ -94,6 +93,10 @@ end
 if mode == 'final' or mode == 'now' then
   redis.call('SET', KEYS[3], gen, 'PX', ttl)
 else
-  redis.call('SET', KEYS[3], gen .. ':w', 'PX', ttl)
+  -- Waiting: in BLMOVE ('gen:w'), or on node ARGV[10]'s subscription
+  -- ('gen:w:<node>'), which a delivery must then publish to.
+  local w = ':w'
+  if ARGV[10] ~= '' then w = ':w:' .. ARGV[10] end
+  redis.call('SET', KEYS[3], gen .. w, 'PX', ttl)
 end
 return {'empty', gen, redis.call('GET', KEYS[1]) or '0'}

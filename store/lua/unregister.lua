@@ -4,8 +4,7 @@
 -- ARGV: kp, ut, device
 local gen = redis.call('GET', KEYS[2])
 drop(ARGV[1], ARGV[2], KEYS[1], ARGV[3])
-if gen and string.find(gen, ':w', 1, true) then
-  redis.call('LPUSH', KEYS[3], WAKE)
+if wake_poll(ARGV[1], ARGV[2], ARGV[3], gen) == 1 then
   redis.call('PEXPIRE', KEYS[3], 60000)
 end
 return 1

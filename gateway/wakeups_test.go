@@ -1,0 +1,89 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"webchat/store/storetest"
+)
+
+// pollWoken starts a 30 s poll for c, runs act once the poll waits, and
+// returns the answer, failing unless it came well before the timeout:
+// only a wake-up can answer it that soon.
+func pollWoken(t *testing.T, e *env, c *client, act func()) response {
+	t.Helper()
+	done := make(chan response, 1)
+	go func() { done <- c.do("GET", "/api/poll?timeout=30&cursor="+c.cursor, nil) }()
+	e.waitPolls(1)
+	start := time.Now()
+	act()
+	select {
+	case r := <-done:
+		t.Logf("answered %v after the wake-up", time.Since(start))
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting poll was not woken")
+		return response{}
+	}
+}
+
+// With wake-up subscriptions, a poll waiting on one node is woken by a
+// send through another, and superseded at once by a newer poll there.
+func TestWakeupsAcrossNodes(t *testing.T) {
+	a := newEnv(t, envOpts{wakeups: true})
+	b := a.secondNode()
+	alice, bob := a.signup("alice"), a.signup("bob")
+	befriend(alice, bob)
+	bob.drain()
+	aliceOnB := *alice
+	aliceOnB.e = b
+
+	r := pollWoken(t, a, bob, func() { aliceOnB.send(bob.User.ID, "single", "across nodes") })
+	var ans pollAnswer
+	mustJSON(t, r.Body, &ans)
+	if r.Status != 200 || len(ans.Events) != 1 || ans.Events[0].Message.Body != "across nodes" {
+		t.Fatalf("poll: %d %s", r.Status, r.Body)
+	}
+	bob.cursor = ans.Cursor
+
+	bobOnB := *bob
+	bobOnB.e = b
+	newer := make(chan response, 1)
+	r = pollWoken(t, a, bob, func() {
+		go func() { newer <- bobOnB.do("GET", "/api/poll?timeout=1&cursor="+bob.cursor, nil) }()
+	})
+	if r.Status != 409 || r.errorCode() != "superseded" {
+		t.Fatalf("older poll: %d %s", r.Status, r.Body)
+	}
+	if r := <-newer; r.Status != 200 {
+		t.Fatalf("newer poll: %d %s", r.Status, r.Body)
+	}
+}
+
+// A lost subscription connection loses no wake-up: what was published
+// while it was gone is made up for by waking every waiter once the
+// subscription is renewed, and later sends wake polls again.
+func TestWakeupsSurviveALostSubscription(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	e := newEnv(t, envOpts{redis: srv, wakeups: true})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	bob.drain()
+	admin := srv.Client(t)
+	for i, body := range []string{"sent as the subscription dies", "sent after it came back"} {
+		r := pollWoken(t, e, bob, func() {
+			if i == 0 {
+				if n, err := admin.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Result(); err != nil || n != 1 {
+					t.Fatalf("kill the subscription: %d, %v", n, err)
+				}
+			}
+			alice.send(bob.User.ID, "single", body)
+		})
+		var ans pollAnswer
+		mustJSON(t, r.Body, &ans)
+		if r.Status != 200 || len(ans.Events) != 1 || ans.Events[0].Message.Body != body {
+			t.Fatalf("poll %d: %d %s", i, r.Status, r.Body)
+		}
+		bob.cursor = ans.Cursor
+	}
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Wakeups is one node's wake-up subscription, the alternative to a
+// blocking read in Redis per waiting poll: a poll marks itself waiting on
+// the node ('gen:w:<node>' in its pollgen key) and waits on a Go channel;
+// a script that pushes to its inbox, or supersedes or logs it out,
+// publishes to the node's channel (PUBLISH <prefix>wake:<node>
+// <user tag><device>). The publish is only a hint: the poll then runs its
+// non-blocking step, and the lists stay the only truth. A publish lost
+// while the subscription reconnects costs latency, never an event: every
+// waiter is woken when the subscription is renewed, and a waiter re-checks
+// at the end of each slice anyway.
+//
+// Abandoned polls cost nothing in Redis: the waiter is simply forgotten.
+type Wakeups struct {
+	log     *slog.Logger
+	rdb     redis.UniversalClient
+	node    string
+	channel string
+
+	mu      sync.Mutex
+	waiters map[string]map[*Waiter]struct{}
+	ps      *redis.PubSub
+	closed  bool
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when the loop returns
+}
+
+// Waiter is one poll waiting on its node's subscription.
+type Waiter struct {
+	// C receives when the device may have events, or its state changed.
+	C   chan struct{}
+	key string
+}
+
+// Notify wakes the waiter (drain, hang-up); it never blocks.
+func (wt *Waiter) Notify() {
+	select {
+	case wt.C <- struct{}{}:
+	default:
+	}
+}
+
+// Subscribe starts the node's wake-up subscription and returns once Redis
+// has confirmed it. Close stops it.
+func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("node id: %w", err)
+	}
+	// A random id per process, so that two nodes given the same NODE_NAME
+	// (or none) never share a channel.
+	node := hex.EncodeToString(b[:])
+	w := &Wakeups{
+		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node,
+		waiters: map[string]map[*Waiter]struct{}{}, stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	ps, err := w.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.ps = ps
+	go w.loop()
+	return w, nil
+}
+
+func (w *Wakeups) subscribe(ctx context.Context) (*redis.PubSub, error) {
+	ps := w.rdb.Subscribe(ctx, w.channel)
+	msg, err := ps.ReceiveTimeout(ctx, 5*time.Second)
+	if err == nil {
+		if _, ok := msg.(*redis.Subscription); !ok {
+			err = fmt.Errorf("unexpected reply %T", msg)
+		}
+	}
+	if err != nil {
+		ps.Close()
+		return nil, unavailable("subscribe to wake-ups", err)
+	}
+	return ps, nil
+}
+
+// Node is the id that the poll script writes into a waiting poll's pollgen.
+func (w *Wakeups) Node() string {
+	if w == nil {
+		return ""
+	}
+	return w.node
+}
+
+// Register enters a waiter for the device. Register before the poll step
+// that marks the poll waiting, so that no publish can come before it.
+func (w *Wakeups) Register(u UserID, dev string) *Waiter {
+	wt := &Waiter{C: make(chan struct{}, 1), key: userTag(u) + dev}
+	w.mu.Lock()
+	set := w.waiters[wt.key]
+	if set == nil {
+		set = map[*Waiter]struct{}{}
+		w.waiters[wt.key] = set
+	}
+	set[wt] = struct{}{}
+	w.mu.Unlock()
+	return wt
+}
+
+// Unregister forgets a waiter.
+func (w *Wakeups) Unregister(wt *Waiter) {
+	w.mu.Lock()
+	if set := w.waiters[wt.key]; set != nil {
+		delete(set, wt)
+		if len(set) == 0 {
+			delete(w.waiters, wt.key)
+		}
+	}
+	w.mu.Unlock()
+}
+
+func (w *Wakeups) notify(key string) {
+	w.mu.Lock()
+	for wt := range w.waiters[key] {
+		wt.Notify()
+	}
+	w.mu.Unlock()
+}
+
+// notifyAll wakes every waiter: publishes may have been lost.
+func (w *Wakeups) notifyAll() {
+	w.mu.Lock()
+	for _, set := range w.waiters {
+		for wt := range set {
+			wt.Notify()
+		}
+	}
+	w.mu.Unlock()
+}
+
+// Close ends the subscription. Waiters are not woken: the node's drain
+// answers them.
+func (w *Wakeups) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	close(w.stop)
+	ps := w.ps
+	w.mu.Unlock()
+	ps.Close() // the renewal may have closed it already
+	<-w.done
+	return nil
+}
+
+func (w *Wakeups) current() (*redis.PubSub, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ps, w.closed
+}
+
+// idle is how long the subscription may be silent before it is pinged;
+// a second silent period means the connection is dead and it is replaced.
+const wakeIdle = 15 * time.Second
+
+func (w *Wakeups) loop() {
+	defer close(w.done)
+	ctx := context.Background()
+	pinged := false
+	backoff := 50 * time.Millisecond
+	for {
+		ps, closed := w.current()
+		if closed {
+			return
+		}
+		msg, err := ps.ReceiveTimeout(ctx, wakeIdle)
+		if _, closed := w.current(); closed {
+			return
+		}
+		var ne net.Error
+		switch {
+		case err == nil:
+			pinged, backoff = false, 50*time.Millisecond
+		case errors.As(err, &ne) && ne.Timeout() && !pinged:
+			// Silent: a ping proves the connection (its pong comes back
+			// through ReceiveTimeout).
+			pinged = true
+			if perr := ps.Ping(ctx); perr != nil {
+				w.log.Warn("wake-up subscription: ping", "err", perr)
+			}
+			continue
+		default:
+			// Broken or dead: publishes may have been lost meanwhile, so
+			// every waiter re-checks; then a new subscription.
+			w.log.Warn("wake-up subscription lost; renewing", "err", err)
+			w.notifyAll()
+			w.renew(ps, &backoff)
+			pinged = false
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			w.notify(m.Payload)
+		case *redis.Subscription:
+			// go-redis renewed the subscription after a reconnect: what was
+			// published before that is lost, so every waiter re-checks.
+			if m.Kind == "subscribe" {
+				w.notifyAll()
+			}
+		}
+	}
+}
+
+// renew replaces the subscription, retrying until it holds or Close.
+func (w *Wakeups) renew(old *redis.PubSub, backoff *time.Duration) {
+	old.Close()
+	for {
+		select {
+		case <-time.After(*backoff):
+		case <-w.stop:
+			return
+		}
+		*backoff = min(*backoff*2, 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ps, err := w.subscribe(ctx)
+		cancel()
+		if err != nil {
+			w.log.Warn("wake-up subscription: renew", "err", err)
+			continue
+		}
+		w.mu.Lock()
+		if w.closed {
+			w.mu.Unlock()
+			ps.Close()
+			return
+		}
+		w.ps = ps
+		w.mu.Unlock()
+		// Published while there was no subscription: lost.
+		w.notifyAll()
+		return
+	}
+}
