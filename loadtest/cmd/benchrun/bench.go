@@ -23,6 +23,7 @@ type scenario struct {
 	Args    []string `json:"args"`  // loadtest flags, the same for both targets
 	Nodes   int      `json:"nodes"` // webchat nodes (users spread over them)
 	P99Goal float64  `json:"p99_goal_ms"`
+	Env     []string `json:"env,omitempty"` // added to the webchat nodes' environment
 }
 
 // scenarios are what `make bench` runs, about 9 minutes on 2 cores. A ladder
@@ -179,7 +180,7 @@ func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, resu
 		var pids []int
 		switch target {
 		case "webchat":
-			if err := st.startNodes(ctx, webchatBin, sc.Nodes, gogc); err != nil {
+			if err := st.startNodes(ctx, webchatBin, sc.Nodes, gogc, sc.Env); err != nil {
 				return runs, err
 			}
 			urls = st.nodeURLs

@@ -5,6 +5,7 @@
 //
 //	benchrun run -webchat bin/webchat -loadtest bin/loadtest -results loadtest/results
 //	benchrun render -results loadtest/results -out docs/benchmarks.md
+//	benchrun design -webchat bin/webchat -loadtest bin/loadtest   (POLL_WAIT=blmove against subscribe)
 package main
 
 import (
@@ -31,13 +32,15 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: benchrun run|render [flags]")
+		return errors.New("usage: benchrun run|render|design [flags]")
 	}
 	switch args[0] {
 	case "run":
 		return runBench(ctx, args[1:])
 	case "render":
 		return renderCmd(args[1:])
+	case "design":
+		return designCmd(ctx, args[1:])
 	}
-	return fmt.Errorf("unknown command %q: want run or render", args[0])
+	return fmt.Errorf("unknown command %q: want run, render or design", args[0])
 }

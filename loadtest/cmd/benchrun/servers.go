@@ -157,7 +157,7 @@ func webchatEnv(gogc string) []string {
 	}
 }
 
-func (s *stack) startNodes(ctx context.Context, bin string, n int, gogc string) error {
+func (s *stack) startNodes(ctx context.Context, bin string, n int, gogc string, extra []string) error {
 	db := filepath.Join(s.dir, "webchat.db")
 	for i := range n {
 		port, err := freePort()
@@ -167,6 +167,7 @@ func (s *stack) startNodes(ctx context.Context, bin string, n int, gogc string) 
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		env := append(webchatEnv(gogc), "ADDR="+addr, "REDIS_URL=redis://"+s.redisAddr, "DATABASE_URL=sqlite:"+db,
 			"NODE_NAME=node"+strconv.Itoa(i+1))
+		env = append(env, extra...) // later entries win
 		p, err := start("webchat", filepath.Join(s.dir, fmt.Sprintf("webchat-%d.log", i+1)), env, bin)
 		if err != nil {
 			return err
