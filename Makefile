@@ -34,6 +34,9 @@ test: deps lint
 	# (Tests that start a redis-server of their own ran above already.)
 	WEBCHAT_TEST_REDIS=cluster $(GO) test -race -count=1 -timeout 10m \
 		-skip 'TestSQLiteLocked|TestPostgresGone|TestThousandsOfCancelledPolls|TestRedisRestartUnderLoad|TestSlowRedis|TestRedisGone|TestSendingAndPollingSurviveARedisRestart' ./gateway/
+	# The gateway suite again with polls waiting in Redis (POLL_WAIT=blmove)
+	# rather than on each node's wake-up subscription (the default).
+	WEBCHAT_TEST_POLL_WAIT=blmove $(GO) test -race -count=1 -timeout 10m ./gateway/
 	# Each fuzz target for a few seconds (make fuzz runs them longer).
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 

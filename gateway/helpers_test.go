@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,9 +31,10 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // (WEBCHAT_TEST_REDIS=cluster; make test runs the package both ways).
 var useCluster = os.Getenv("WEBCHAT_TEST_REDIS") == "cluster"
 
-// useWakeups runs the whole suite with polls waiting on each node's wake-up
-// subscription instead of in BLMOVE (WEBCHAT_TEST_POLL_WAIT=subscribe).
-var useWakeups = os.Getenv("WEBCHAT_TEST_POLL_WAIT") == "subscribe"
+// pollWait is how polls wait, as POLL_WAIT: on each node's wake-up
+// subscription (the default), or in BLMOVE (WEBCHAT_TEST_POLL_WAIT=blmove;
+// make test runs the package both ways).
+var pollWait = cmp.Or(os.Getenv("WEBCHAT_TEST_POLL_WAIT"), "subscribe")
 
 // env is one gateway node over a real redis-server and a SQLite file.
 type env struct {
@@ -50,13 +52,13 @@ type env struct {
 }
 
 type envOpts struct {
-	redis   *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
-	cluster bool                   // use the shared Redis Cluster whatever the environment says
-	graph   *store.Graph           // default: a fresh SQLite file
-	plane   store.PlaneOptions
-	gateway gateway.Options
-	hook    redis.Hook // added to the command client
-	wakeups bool       // polls wait on a wake-up subscription whatever the environment says
+	redis    *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
+	cluster  bool                   // use the shared Redis Cluster whatever the environment says
+	graph    *store.Graph           // default: a fresh SQLite file
+	plane    store.PlaneOptions
+	gateway  gateway.Options
+	hook     redis.Hook // added to the command client
+	pollWait string     // "subscribe" or "blmove" whatever the environment says
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -88,8 +90,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		graph = storetest.NewGraph(t)
 	}
 	plane := store.NewPlane(rdb, block, graph, o.plane)
-	o.wakeups = o.wakeups || useWakeups
-	if o.wakeups {
+	o.pollWait = cmp.Or(o.pollWait, pollWait)
+	if o.pollWait == "subscribe" {
 		o.gateway.Wakeups = subscribe(t, plane)
 	}
 	reg := prometheus.NewRegistry()
@@ -123,7 +125,7 @@ func (e *env) secondNode() *env {
 	o := e.opts
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
-	if o.wakeups {
+	if o.pollWait == "subscribe" {
 		o.gateway.Wakeups = subscribe(e.t, e.plane)
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}

@@ -30,7 +30,7 @@ func pollWoken(t *testing.T, e *env, c *client, act func()) response {
 // With wake-up subscriptions, a poll waiting on one node is woken by a
 // send through another, and superseded at once by a newer poll there.
 func TestWakeupsAcrossNodes(t *testing.T) {
-	a := newEnv(t, envOpts{wakeups: true})
+	a := newEnv(t, envOpts{pollWait: "subscribe"})
 	b := a.secondNode()
 	alice, bob := a.signup("alice"), a.signup("bob")
 	befriend(alice, bob)
@@ -65,7 +65,7 @@ func TestWakeupsAcrossNodes(t *testing.T) {
 // subscription is renewed, and later sends wake polls again.
 func TestWakeupsSurviveALostSubscription(t *testing.T) {
 	srv := storetest.StartRedis(t)
-	e := newEnv(t, envOpts{redis: srv, wakeups: true})
+	e := newEnv(t, envOpts{redis: srv, pollWait: "subscribe"})
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
 	bob.drain()

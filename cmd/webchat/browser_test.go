@@ -77,7 +77,13 @@ func startServer(t *testing.T, extra ...string) *testServer {
 // pollsWaiting reads the webchat_polls_waiting gauge.
 func (s *testServer) pollsWaiting(t *testing.T) float64 {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
+	return pollsWaiting(t, s.URL)
+}
+
+// pollsWaiting reads the webchat_polls_waiting gauge of the node at base.
+func pollsWaiting(t *testing.T, base string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}

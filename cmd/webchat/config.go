@@ -60,7 +60,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite:data/webchat.db"), "SQL graph store: sqlite:<path> or postgres://user:pass@host:port/db (DATABASE_URL)")
 	fs.StringVar(&pollTimeout, "poll-timeout", env("POLL_TIMEOUT", "25"), "default long-poll wait in seconds (POLL_TIMEOUT)")
 	fs.StringVar(&pollSlice, "poll-slice", env("POLL_SLICE", "20"), "seconds of one blocking wait inside a poll, between checks; hang-ups, newer polls, log-out and drain wake a wait at once (POLL_SLICE)")
-	fs.StringVar(&c.PollWait, "poll-wait", env("POLL_WAIT", "blmove"), "how a waiting poll waits: blmove (a blocking read in Redis per poll) or subscribe (one wake-up subscription per node) (POLL_WAIT)")
+	fs.StringVar(&c.PollWait, "poll-wait", env("POLL_WAIT", "subscribe"), "how a waiting poll waits: blmove (a blocking read in Redis per poll) or subscribe (one wake-up subscription per node) (POLL_WAIT)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("REDIS_PREFIX", "wc:"), "prefix of every Redis key; no { or } (REDIS_PREFIX)")
 	fs.StringVar(&c.NodeName, "node-name", env("NODE_NAME", ""), "name sent in the X-Webchat-Node response header (NODE_NAME)")
 	fs.StringVar(&cookieSecure, "cookie-secure", env("COOKIE_SECURE", "false"), "mark the session cookie Secure (HTTPS only) (COOKIE_SECURE)")

@@ -150,16 +150,18 @@ func roundTrip(t *testing.T, base string) {
 	got := make(chan answer, 1)
 	go func() {
 		var a answer
-		bob.call("GET", "/api/poll?timeout=10&cursor="+first.Cursor, nil, 200, &a)
+		bob.call("GET", "/api/poll?timeout=30&cursor="+first.Cursor, nil, 200, &a)
 		got <- a
 	}()
+	storetest.WaitFor(t, 5*time.Second, "bob's poll to wait", func() bool { return pollsWaiting(t, base) == 1 })
 	alice.call("POST", "/api/messages", map[string]any{"to": bob.ID, "type": "single", "body": "hello"}, 201, nil)
 	select {
 	case a := <-got:
 		if len(a.Events) != 1 || a.Events[0].Message.Body != "hello" || a.Events[0].Message.From != alice.ID {
 			t.Fatalf("poll answer = %+v", a)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(8 * time.Second):
+		// Far below the poll's timeout: only a wake-up answers this soon.
 		t.Fatal("the message did not arrive")
 	}
 }
@@ -269,7 +271,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, name := range []string{"ADDR", "REDIS_URL", "REDIS_CLUSTER_ADDRS", "DATABASE_URL", "POLL_TIMEOUT", "REDIS_PREFIX", "NODE_NAME",
 		"COOKIE_SECURE", "DEVICE_TTL", "INBOX_CAP", "HISTORY_CAP", "SESSION_LIFETIME", "SESSION_IDLE", "BCRYPT_COST",
-		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH"} {
+		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH", "POLL_WAIT", "POLL_SLICE"} {
 		if !strings.Contains(help.String(), "("+name+")") {
 			t.Errorf("-h does not list %s", name)
 		}
