@@ -38,7 +38,7 @@ func scenarios(quick bool) []scenario {
 			Args: []string{"-scenario", "group", "-users", "500", "-group-size", "500", "-rate", "10", "-warmup", "3s", "-duration", "20s", "-drain", "10s"}},
 		{Name: "idle-1k", Title: "idle, 1,000 waiting polls, 10 messages/s", Nodes: 1, P99Goal: 100,
 			Args: []string{"-scenario", "idle", "-users", "1000", "-rate", "10", "-duration", "5s", "-hold", "5s"}},
-		{Name: "idle-10k", Title: "idle, 10,000 waiting polls on 2 webchat nodes (1 nginx), 10 messages/s", Nodes: 2, P99Goal: 100,
+		{Name: "idle-10k", Title: "idle, 10,000 waiting polls on 1 webchat node (1 nginx), 10 messages/s", Nodes: 1, P99Goal: 100,
 			Args: []string{"-scenario", "idle", "-users", "10000", "-rate", "10", "-duration", "5s", "-hold", "5s"}},
 	}
 	if quick {

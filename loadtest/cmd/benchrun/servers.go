@@ -153,7 +153,7 @@ func (s *stack) startRedis(ctx context.Context) error {
 func webchatEnv(gogc string) []string {
 	return []string{
 		"BCRYPT_COST=4", "RATE_SEND=0", "RATE_AUTH=0", "POLL_TIMEOUT=25",
-		"MAX_POLLS_PER_NODE=9000", "GOGC=" + gogc,
+		"POLL_WAIT=subscribe", "MAX_POLLS_PER_NODE=12000", "GOGC=" + gogc,
 	}
 }
 
