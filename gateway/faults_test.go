@@ -216,8 +216,12 @@ func TestSlowRedisTimesOutWithoutRunningAScriptTwice(t *testing.T) {
 	if err := probe.Ping(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// Redis stalls for 5 s, longer than the clients' 3 s read timeout.
-	go admin.Do(context.Background(), "DEBUG", "SLEEP", "5")
+	// Redis stalls for 5 s, longer than the clients' 3 s read timeout. The
+	// sleeper neither times out nor retries: a retried DEBUG SLEEP would
+	// stall Redis a second time.
+	sleeper := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 10 * time.Second, MaxRetries: -1})
+	defer sleeper.Close()
+	go sleeper.Do(context.Background(), "DEBUG", "SLEEP", "5")
 	storetest.WaitFor(t, 5*time.Second, "Redis to stall", func() bool { return probe.Ping(context.Background()).Err() != nil })
 	req := map[string]any{"to": bob.User.ID, "type": "single", "body": "during the stall", "client_id": "slow-1"}
 	const n = 20
