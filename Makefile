@@ -1,7 +1,7 @@
 # webchat — make run starts a node on a fresh machine; make test proves it.
 GO ?= go
 
-.PHONY: run test deps vet lint build cluster fuzz bench
+.PHONY: run test deps vet lint build cluster fuzz bench bench-design
 
 run:
 	$(GO) run ./cmd/webchat
@@ -13,6 +13,14 @@ build:
 # rewrites the generated part of docs/benchmarks.md (about 8 minutes).
 bench: deps
 	@./scripts/bench.sh
+
+# bench-design: POLL_WAIT=blmove against subscribe (idle at 1k/5k/10k/max, the direct
+# ladder at 1k and 5k users); about 11 minutes; writes loadtest/results/design/design.md.
+bench-design: deps
+	@d=$$(mktemp -d) && $(GO) build -o $$d/webchat ./cmd/webchat && $(GO) build -o $$d/loadtest ./loadtest && \
+		$(GO) build -o $$d/benchrun ./loadtest/cmd/benchrun && \
+		$$d/benchrun design -webchat $$d/webchat -loadtest $$d/loadtest -results loadtest/results/design -direct 1000,5000; \
+		rc=$$?; rm -rf $$d; exit $$rc
 
 # cluster: three nodes behind nginx with one Redis, on loopback (Ctrl-C stops).
 cluster:
