@@ -9,7 +9,8 @@
 // the highest event id the client has and acknowledges everything up to
 // it; an answer is always built from the device's in-flight list, so an
 // answer the client never received is given again by its next poll. A poll
-// waits in Redis (BLMOVE) in short slices, re-checking between slices that
+// waits on the node's wake-up subscription (Options.Wakeups), or else in
+// Redis (BLMOVE), in slices, re-checking between slices that
 // the client is still there, that no newer poll of the device took over
 // (409 superseded), that the device still exists (resync, or 401 after
 // log-out) and that the node is not draining.

@@ -25,7 +25,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, waiting func() float64) *metrics {
 	m := &metrics{
 		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "webchat_polls_waiting", Help: "Polls waiting in Redis on this node.",
+			Name: "webchat_polls_waiting", Help: "Polls waiting on this node.",
 		}, waiting),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webchat_poll_answers_total", Help: "Polls answered, by outcome (events, timeout, resync, superseded, drained, cancelled, error).",

@@ -158,7 +158,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // openRedis returns the command client (no retries: a write script that
 // timed out may have run) and the client for blocking reads of waiting
-// polls (many connections with small buffers).
+// polls under POLL_WAIT=blmove (many connections with small buffers; it
+// opens none otherwise).
 func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
 	// Maintenance notifications (a managed-Redis feature) cost a handoff
 	// machinery per pool that self-hosted Redis never uses.
