@@ -1,0 +1,103 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"webchat/store"
+	"webchat/store/storetest"
+)
+
+// racingAccess answers from SQL as it was when the read began, and runs
+// during (once) between that read and the answer: a revoke that commits
+// while a rebuild is reading SQL.
+type racingAccess struct {
+	*fakeAccess
+	during func()
+}
+
+func (r *racingAccess) race() {
+	if f := r.during; f != nil {
+		r.during = nil
+		f()
+	}
+}
+
+func (r *racingAccess) AreFriends(ctx context.Context, a, b store.UserID) (bool, error) {
+	ok, err := r.fakeAccess.AreFriends(ctx, a, b)
+	r.race()
+	return ok, err
+}
+
+func (r *racingAccess) MemberIDs(ctx context.Context, g store.GroupID) ([]store.UserID, error) {
+	ids, err := r.fakeAccess.MemberIDs(ctx, g)
+	ids = slices.Clone(ids)
+	r.race()
+	return ids, err
+}
+
+// A rebuild of a missing pair or members key that read SQL before a revoke
+// committed must not bring the revoked right back: the revoke bumps the
+// conversation's version and the rebuild, seeing it changed, reads SQL
+// again.
+func TestRebuildRacingARevokeKeepsTheRightRevoked(t *testing.T) {
+	ctx := context.Background()
+	srv := storetest.Redis(t)
+	rdb := srv.Client(t)
+	prefix := storetest.Prefix(t)
+	fake := &fakeAccess{friends: map[[2]store.UserID]bool{}, members: map[store.GroupID][]store.UserID{}}
+	acc := &racingAccess{fakeAccess: fake}
+	p := store.NewPlane(rdb, rdb, acc, store.PlaneOptions{Prefix: prefix})
+
+	t.Run("unfriend", func(t *testing.T) {
+		conv := store.DirectConv(1, 2)
+		fake.friends[[2]store.UserID{1, 2}] = true // in SQL; the pair key was never written
+		acc.during = func() {
+			err := p.Revoke(ctx, conv, 1, func(context.Context) (bool, error) {
+				delete(fake.friends, [2]store.UserID{1, 2})
+				return false, nil
+			})
+			if err != nil {
+				t.Errorf("revoke: %v", err)
+			}
+		}
+		_, err := p.Send(ctx, store.Outgoing{From: 1, FromDevice: "a", Conv: conv, To: 2, Body: "after the unfriend"})
+		if !errors.Is(err, store.ErrNotFriends) {
+			t.Fatalf("send = %v, want not_friends", err)
+		}
+		if n, _ := rdb.Exists(ctx, prefix+"pair:{c:d1-2}").Result(); n != 0 {
+			t.Fatal("the rebuild wrote back the revoked pair key")
+		}
+		if n, _ := rdb.Exists(ctx, prefix+"hist:{c:d1-2}").Result(); n != 0 {
+			t.Fatal("a message was stored")
+		}
+	})
+
+	t.Run("removal from a group", func(t *testing.T) {
+		const g = store.GroupID(7)
+		conv := store.GroupConv(g)
+		fake.members[g] = []store.UserID{1, 2, 3} // the members key is missing
+		acc.during = func() {
+			err := p.Revoke(ctx, conv, 2, func(context.Context) (bool, error) {
+				fake.members[g] = []store.UserID{1, 3}
+				return false, nil
+			})
+			if err != nil {
+				t.Errorf("revoke: %v", err)
+			}
+		}
+		_, err := p.Send(ctx, store.Outgoing{From: 2, FromDevice: "b", Conv: conv, Body: "after the removal"})
+		if !errors.Is(err, store.ErrNotMember) {
+			t.Fatalf("send = %v, want not_member", err)
+		}
+		if in, _ := rdb.SIsMember(ctx, prefix+"members:{c:g7}", 2).Result(); in {
+			t.Fatal("the rebuild put the removed member back")
+		}
+		// The others still write: the second rebuild used what SQL says now.
+		if _, err := p.Send(ctx, store.Outgoing{From: 3, FromDevice: "c", Conv: conv, Body: "still here"}); err != nil {
+			t.Fatalf("send by a member: %v", err)
+		}
+	})
+}
