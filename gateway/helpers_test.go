@@ -83,6 +83,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
 	}
+	rdb.AddHook(store.NewOffloadHook(8))
 	prefix := storetest.Prefix(t)
 	o.plane.Prefix = prefix
 	graph := o.graph
