@@ -19,15 +19,26 @@ import (
 
 type ctxKey int
 
-const (
-	keyRequestID ctxKey = iota
-	keyUser
-)
+// keyState holds a request's *reqState: one context value and one copy of
+// the request for every middleware, which matters for a poll, whose
+// request stays in memory as long as it waits.
+const keyState ctxKey = 0
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
+// reqState is what the middlewares learn about a request.
+type reqState struct {
+	id   string
+	sess session // set by requireUser
 }
+
+func state(ctx context.Context) *reqState {
+	st, _ := ctx.Value(keyState).(*reqState)
+	if st == nil {
+		return &reqState{}
+	}
+	return st
+}
+
+func requestID(ctx context.Context) string { return state(ctx).id }
 
 // requestMeta gives each request an id and names the node in the answer.
 func (s *Server) requestMeta(next http.Handler) http.Handler {
@@ -40,7 +51,7 @@ func (s *Server) requestMeta(next http.Handler) http.Handler {
 			w.Header().Set("X-Webchat-Node", s.o.NodeName)
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyState, &reqState{id: id})))
 	})
 }
 
@@ -82,8 +93,7 @@ type session struct {
 }
 
 func currentSession(ctx context.Context) session {
-	s, _ := ctx.Value(keyUser).(session)
-	return s
+	return state(ctx).sess
 }
 
 // Session keys.
@@ -127,8 +137,13 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		if now.Sub(seen) > time.Hour && r.URL.Path != "/api/poll" {
 			s.sm.Put(ctx, sessSeen, now.UnixMilli())
 		}
-		sess := session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keyUser, sess)))
+		st, ok := ctx.Value(keyState).(*reqState)
+		if !ok {
+			st = &reqState{}
+			r = r.WithContext(context.WithValue(ctx, keyState, st))
+		}
+		st.sess = session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}
+		next.ServeHTTP(w, r)
 	})
 }
 

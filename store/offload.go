@@ -15,12 +15,14 @@ import (
 // deep enough to grow a handler's stack from 8 to 16 KiB, and the frames
 // under a waiting poll's select are too many for the GC to shrink it back.
 // Run on the workers, that depth is paid by a few goroutines instead of by
-// every waiting poll: about 6 KB less memory per waiting poll, for no
-// measurable CPU (docs/benchmarks.md).
+// every waiting poll (docs/benchmarks.md has the figures).
 //
-// When every worker is busy the call runs on the caller's goroutine, so a
-// burst never queues behind the workers and a nested call (a cluster
-// client's node calls) can never wait for itself. Blocking commands (the
+// A call waits for a free worker (or for its context to end). Give it more
+// workers than the client has connections, so that it is never the tighter
+// limit: a call beyond the pool's connections would wait in go-redis
+// anyway. A call made while a worker runs one (go-redis sets up a new
+// connection with HELLO and CLIENT SETINFO through the same hooks) runs on
+// that worker: waiting for another could deadlock. Blocking commands (the
 // BLMOVE client) should not use it: they would hold a worker for their
 // whole wait.
 type OffloadHook struct {
@@ -30,7 +32,7 @@ type OffloadHook struct {
 // NewOffloadHook starts n workers, which live as long as the process.
 func NewOffloadHook(n int) *OffloadHook {
 	h := &OffloadHook{jobs: make(chan func())}
-	for range n {
+	for range max(n, 1) {
 		go func() {
 			for job := range h.jobs {
 				job()
@@ -40,15 +42,25 @@ func NewOffloadHook(n int) *OffloadHook {
 	return h
 }
 
-// run runs f on a free worker, or here if none is free, and returns when
-// f has.
-func (h *OffloadHook) run(f func()) {
+// onWorker marks the context of a call running on a worker.
+type onWorker struct{}
+
+// run runs f on a worker, with a context that says so, and returns when f
+// has; or returns ctx's error at once, f not run, if ctx ends before a
+// worker is free. On a worker already, it runs f there.
+func (h *OffloadHook) run(ctx context.Context, f func(context.Context)) error {
+	if ctx.Value(onWorker{}) != nil {
+		f(ctx)
+		return nil
+	}
+	wctx := context.WithValue(ctx, onWorker{}, true)
 	done := make(chan struct{})
 	select {
-	case h.jobs <- func() { f(); close(done) }:
+	case h.jobs <- func() { f(wctx); close(done) }:
 		<-done
-	default:
-		f()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -59,7 +71,10 @@ func (h *OffloadHook) DialHook(next redis.DialHook) redis.DialHook { return next
 func (h *OffloadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		var err error
-		h.run(func() { err = next(ctx, cmd) })
+		if werr := h.run(ctx, func(ctx context.Context) { err = next(ctx, cmd) }); werr != nil {
+			cmd.SetErr(werr)
+			return werr
+		}
 		return err
 	}
 }
@@ -68,7 +83,12 @@ func (h *OffloadHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *OffloadHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		var err error
-		h.run(func() { err = next(ctx, cmds) })
+		if werr := h.run(ctx, func(ctx context.Context) { err = next(ctx, cmds) }); werr != nil {
+			for _, c := range cmds {
+				c.SetErr(werr)
+			}
+			return werr
+		}
 		return err
 	}
 }

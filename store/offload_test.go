@@ -99,35 +99,62 @@ func TestOffloadHookRunsCommandsOnWorkers(t *testing.T) {
 	}
 }
 
-// With every worker busy a call runs on the caller's goroutine instead of
-// queueing behind a slow one.
-func TestOffloadHookNeverQueuesBehindBusyWorkers(t *testing.T) {
+// With every worker busy a call waits for one, or gives up, not run, when
+// its context ends first; a burst far beyond the workers all completes. The
+// first BLPOP also dials: go-redis sets the connection up (HELLO) through
+// the hooks, from the only worker, which must not wait for itself.
+func TestOffloadHookWaitsForAWorker(t *testing.T) {
 	ctx := context.Background()
-	rdb := storetest.Redis(t).Client(t)
+	srv := storetest.Redis(t)
+	rdb := srv.Client(t)
 	rdb.AddHook(store.NewOffloadHook(1))
+	admin := srv.Client(t)
 	key := storetest.Prefix(t) + "release"
 	blocked := make(chan error, 1)
 	go func() { blocked <- rdb.BLPop(ctx, 20*time.Second, key).Err() }()
-	// Wait until the BLPOP holds the only worker (Redis sees it blocked).
-	admin := storetest.Redis(t).Client(t)
-	storetest.WaitFor(t, 5*time.Second, "the BLPOP to block", func() bool {
+	storetest.WaitFor(t, 5*time.Second, "the BLPOP to hold the only worker", func() bool {
 		s, _ := admin.Info(ctx, "clients").Result()
+		select {
+		case err := <-blocked:
+			t.Fatalf("BLPOP returned: %v", err)
+		default:
+		}
 		return strings.Contains(s, "blocked_clients:1")
 	})
-	pinged := make(chan error, 1)
-	go func() { pinged <- rdb.Ping(ctx).Err() }()
-	select {
-	case err := <-pinged:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("PING waited for the busy worker")
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := rdb.Set(short, key+"-set", "x", time.Minute).Err(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("set while the worker is busy: %v", err)
+	}
+	if n, _ := admin.Exists(ctx, key+"-set").Result(); n != 0 {
+		t.Fatal("the abandoned SET ran anyway")
+	}
+	if _, err := rdb.Pipelined(short, func(p redis.Pipeliner) error { p.Ping(short); return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("pipeline while the worker is busy: %v", err)
 	}
 	if err := admin.LPush(ctx, key, "go").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-blocked; err != nil {
 		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- rdb.Incr(ctx, key+"-burst").Err()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := admin.Get(ctx, key+"-burst").Int(); n != 200 {
+		t.Fatalf("burst counted %d of 200", n)
 	}
 }

@@ -33,7 +33,7 @@ type Wakeups struct {
 	channel string
 
 	mu      sync.Mutex
-	waiters map[string]map[*Waiter]struct{}
+	waiters map[string]*Waiter // per device, a list: usually of one
 	ps      *redis.PubSub
 	closed  bool
 	stop    chan struct{} // closed by Close
@@ -43,8 +43,9 @@ type Wakeups struct {
 // Waiter is one poll waiting on its node's subscription.
 type Waiter struct {
 	// C receives when the device may have events, or its state changed.
-	C   chan struct{}
-	key string
+	C    chan struct{}
+	key  string
+	next *Waiter // another waiter of the same device on this node
 }
 
 // Notify wakes the waiter (drain, hang-up); it never blocks.
@@ -67,7 +68,7 @@ func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, erro
 	node := hex.EncodeToString(b[:])
 	w := &Wakeups{
 		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node,
-		waiters: map[string]map[*Waiter]struct{}{}, stop: make(chan struct{}), done: make(chan struct{}),
+		waiters: map[string]*Waiter{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	ps, err := w.subscribe(ctx)
 	if err != nil {
@@ -106,12 +107,8 @@ func (w *Wakeups) Node() string {
 func (w *Wakeups) Register(u UserID, dev string) *Waiter {
 	wt := &Waiter{C: make(chan struct{}, 1), key: userTag(u) + dev}
 	w.mu.Lock()
-	set := w.waiters[wt.key]
-	if set == nil {
-		set = map[*Waiter]struct{}{}
-		w.waiters[wt.key] = set
-	}
-	set[wt] = struct{}{}
+	wt.next = w.waiters[wt.key]
+	w.waiters[wt.key] = wt
 	w.mu.Unlock()
 	return wt
 }
@@ -119,18 +116,27 @@ func (w *Wakeups) Register(u UserID, dev string) *Waiter {
 // Unregister forgets a waiter.
 func (w *Wakeups) Unregister(wt *Waiter) {
 	w.mu.Lock()
-	if set := w.waiters[wt.key]; set != nil {
-		delete(set, wt)
-		if len(set) == 0 {
+	defer w.mu.Unlock()
+	head := w.waiters[wt.key]
+	if head == wt {
+		if wt.next == nil {
 			delete(w.waiters, wt.key)
+		} else {
+			w.waiters[wt.key] = wt.next
+		}
+		return
+	}
+	for p := head; p != nil; p = p.next {
+		if p.next == wt {
+			p.next = wt.next
+			return
 		}
 	}
-	w.mu.Unlock()
 }
 
 func (w *Wakeups) notify(key string) {
 	w.mu.Lock()
-	for wt := range w.waiters[key] {
+	for wt := w.waiters[key]; wt != nil; wt = wt.next {
 		wt.Notify()
 	}
 	w.mu.Unlock()
@@ -139,8 +145,8 @@ func (w *Wakeups) notify(key string) {
 // notifyAll wakes every waiter: publishes may have been lost.
 func (w *Wakeups) notifyAll() {
 	w.mu.Lock()
-	for _, set := range w.waiters {
-		for wt := range set {
+	for _, head := range w.waiters {
+		for wt := head; wt != nil; wt = wt.next {
 			wt.Notify()
 		}
 	}

@@ -199,7 +199,9 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	rdb.AddHook(hook)
 	// Commands run on workers, so that the goroutines of waiting polls keep
 	// shallow stacks (not the blocking client: BLMOVE would hold a worker).
-	rdb.AddHook(store.NewOffloadHook(2 * cmdOpts.PoolSize))
+	// More workers than one pool's connections: a cluster has a pool per
+	// master.
+	rdb.AddHook(store.NewOffloadHook(4 * cmdOpts.PoolSize))
 	block.AddHook(hook)
 	closeAll = func() {
 		rdb.Close()
