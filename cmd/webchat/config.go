@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -71,7 +72,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&idle, "session-idle", env("SESSION_IDLE", "336h"), "a session unused this long answers 401, a Go duration or seconds (SESSION_IDLE)")
 	fs.StringVar(&bcryptCost, "bcrypt-cost", env("BCRYPT_COST", "12"), "bcrypt cost of password hashes; tests use 4 (BCRYPT_COST)")
 	fs.StringVar(&proxies, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs whose X-Forwarded-For to believe (TRUSTED_PROXIES)")
-	fs.StringVar(&maxPolls, "max-polls-per-node", env("MAX_POLLS_PER_NODE", "8000"), "waiting polls on this node before 503; keep below what the open-file limit allows, 0: no limit (MAX_POLLS_PER_NODE)")
+	fs.StringVar(&maxPolls, "max-polls-per-node", env("MAX_POLLS_PER_NODE", "auto"), "waiting polls on this node before 503; auto: what the open-file limit allows (a descriptor per poll, two with POLL_WAIT=blmove, 1,024 kept for the rest); 0: no limit (MAX_POLLS_PER_NODE)")
 	fs.StringVar(&rateSend, "rate-send", env("RATE_SEND", "10,20"), "messages per second per user [,burst]; 0: off (RATE_SEND)")
 	fs.StringVar(&rAuth, "rate-auth", env("RATE_AUTH", "10"), "sign-ups and log-ins per minute per client address and per (username, address); 0: off (RATE_AUTH)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("PPROF_ADDR", ""), "serve net/http/pprof on this address (keep it on loopback); unset: off (PPROF_ADDR)")
@@ -91,7 +92,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.InboxCap = p.int("INBOX_CAP", inboxCap)
 	c.HistoryCap = p.int("HISTORY_CAP", historyCap)
 	c.BcryptCost = p.int("BCRYPT_COST", bcryptCost)
-	c.MaxPolls = p.int("MAX_POLLS_PER_NODE", maxPolls)
+	if strings.TrimSpace(maxPolls) != "auto" {
+		c.MaxPolls = p.int("MAX_POLLS_PER_NODE", maxPolls)
+	}
 	c.RateAuth = p.float("RATE_AUTH", rAuth)
 	c.CookieSecure = p.bool("COOKIE_SECURE", cookieSecure)
 	rate, burst, _ := strings.Cut(rateSend, ",")
@@ -129,6 +132,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return config{}, fmt.Errorf("POLL_TIMEOUT must be at most 55 seconds")
 	case c.PollWait != "blmove" && c.PollWait != "subscribe":
 		return config{}, fmt.Errorf("POLL_WAIT must be blmove or subscribe")
+	case strings.TrimSpace(maxPolls) == "auto":
+		c.MaxPolls = autoMaxPolls(openFileLimit(), c.PollWait)
 	case c.PollSlice < time.Second:
 		return config{}, fmt.Errorf("POLL_SLICE must be at least 1 second")
 	case c.BcryptCost < 4 || c.BcryptCost > 31:
@@ -186,4 +191,30 @@ func (p *parser) duration(name, v string) time.Duration {
 		p.fail(name, v)
 	}
 	return d
+}
+
+// autoMaxPolls is how many polls a node can hold waiting within its
+// open-file limit: each holds the client's socket, and under blmove its
+// Redis connection too; 1,024 descriptors stay for everything else.
+func autoMaxPolls(nofile uint64, pollWait string) int {
+	per := uint64(1)
+	if pollWait == "blmove" {
+		per = 2
+	}
+	if nofile > 1<<24 {
+		nofile = 1 << 24
+	}
+	if nofile <= 1024+per*1024 {
+		return 1024
+	}
+	return int((nofile - 1024) / per)
+}
+
+// openFileLimit is the process's soft limit on open files.
+func openFileLimit() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 1024
+	}
+	return lim.Cur
 }

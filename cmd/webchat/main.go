@@ -219,18 +219,14 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	return rdb, block, closeAll, nil
 }
 
-// blockingPoolSize is one Redis connection per waiting poll: MAX_POLLS_PER_NODE,
-// or without that limit as many as the open-file limit allows (each waiting
-// poll holds two descriptors: the client's socket and its Redis connection).
+// blockingPoolSize is one Redis connection per waiting poll under
+// POLL_WAIT=blmove: MAX_POLLS_PER_NODE, or without that limit half of what
+// the open-file limit allows.
 func blockingPoolSize(maxPolls int) int {
 	if maxPolls > 0 {
 		return maxPolls
 	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
-		return 1 << 16
-	}
-	return max(int(lim.Cur/2), 1024)
+	return min(autoMaxPolls(openFileLimit(), "blmove"), 1<<16)
 }
 
 // startEmbedded runs miniredis in-process. miniredis expires keys only

@@ -166,6 +166,37 @@ func roundTrip(t *testing.T, base string) {
 	}
 }
 
+// MAX_POLLS_PER_NODE defaults to what the open-file limit allows: one
+// descriptor per waiting poll, two under POLL_WAIT=blmove.
+func TestMaxPollsDefaultFollowsTheOpenFileLimit(t *testing.T) {
+	if got := autoMaxPolls(20000, "subscribe"); got != 18976 {
+		t.Errorf("subscribe, 20,000 files: %d", got)
+	}
+	if got := autoMaxPolls(20000, "blmove"); got != 9488 {
+		t.Errorf("blmove, 20,000 files: %d", got)
+	}
+	if got := autoMaxPolls(1024, "subscribe"); got != 1024 {
+		t.Errorf("a tiny limit: %d", got)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := parseConfig(nil, env(map[string]string{"POLL_WAIT": "blmove"}), io.Discard)
+	if err != nil || c.MaxPolls != autoMaxPolls(openFileLimit(), "blmove") {
+		t.Errorf("default under blmove: %d, %v", c.MaxPolls, err)
+	}
+	c, err = parseConfig(nil, env(nil), io.Discard)
+	if err != nil || c.MaxPolls != autoMaxPolls(openFileLimit(), "subscribe") || c.MaxPolls < 1024 {
+		t.Errorf("default: %d, %v", c.MaxPolls, err)
+	}
+	for v, want := range map[string]int{"0": 0, "500": 500} {
+		if c, err := parseConfig(nil, env(map[string]string{"MAX_POLLS_PER_NODE": v}), io.Discard); err != nil || c.MaxPolls != want {
+			t.Errorf("MAX_POLLS_PER_NODE=%s: %d, %v", v, c.MaxPolls, err)
+		}
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"MAX_POLLS_PER_NODE": "lots"}), io.Discard); err == nil {
+		t.Error("MAX_POLLS_PER_NODE=lots was accepted")
+	}
+}
+
 func TestEmbeddedDefaultServesARoundTrip(t *testing.T) {
 	n := startNode(t, nil)
 	roundTrip(t, n.URL)
