@@ -122,8 +122,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 
 // secondNode is another gateway node over the same Redis, prefix and SQL,
 // as a second process behind a balancer would be.
-func (e *env) secondNode() *env {
+func (e *env) secondNode() *env { return e.secondNodeWaiting(e.opts.pollWait) }
+
+// secondNodeWaiting is a second node whose polls wait as pollWait says.
+func (e *env) secondNodeWaiting(pollWait string) *env {
 	o := e.opts
+	o.pollWait, o.gateway.Wakeups = pollWait, nil
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
 	if o.pollWait == "subscribe" {

@@ -87,3 +87,41 @@ func TestWakeupsSurviveALostSubscription(t *testing.T) {
 		bob.cursor = ans.Cursor
 	}
 }
+
+// Nodes of both kinds share one Redis (during a change of POLL_WAIT, say):
+// every script wakes a poll the way its pollgen says it waits.
+func TestNodesWaitingBothWaysShareARedis(t *testing.T) {
+	sub := newEnv(t, envOpts{pollWait: "subscribe"})
+	blm := sub.secondNodeWaiting("blmove")
+	alice, bob := sub.signup("alice"), sub.signup("bob")
+	befriend(alice, bob)
+	bob.drain()
+	on := func(c *client, e *env) *client { d := *c; d.e = e; return &d }
+
+	// bob waits on each node in turn; alice sends through the other.
+	for _, tc := range []struct {
+		name       string
+		wait, send *env
+	}{{"poll in BLMOVE, send from a subscribe node", blm, sub}, {"poll on a subscription, send from a BLMOVE node", sub, blm}} {
+		b := on(bob, tc.wait)
+		r := pollWoken(t, tc.wait, b, func() { on(alice, tc.send).send(bob.User.ID, "single", tc.name) })
+		var ans pollAnswer
+		mustJSON(t, r.Body, &ans)
+		if r.Status != 200 || len(ans.Events) != 1 || ans.Events[0].Message.Body != tc.name {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, r.Body)
+		}
+		bob.cursor = ans.Cursor
+	}
+
+	// A newer poll on the other kind of node supersedes the older at once.
+	newer := make(chan response, 1)
+	r := pollWoken(t, blm, on(bob, blm), func() {
+		go func() { newer <- on(bob, sub).do("GET", "/api/poll?timeout=1&cursor="+bob.cursor, nil) }()
+	})
+	if r.Status != 409 || r.errorCode() != "superseded" {
+		t.Fatalf("older poll in BLMOVE: %d %s", r.Status, r.Body)
+	}
+	if r := <-newer; r.Status != 200 {
+		t.Fatalf("newer poll: %d %s", r.Status, r.Body)
+	}
+}
