@@ -92,7 +92,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.InboxCap = p.int("INBOX_CAP", inboxCap)
 	c.HistoryCap = p.int("HISTORY_CAP", historyCap)
 	c.BcryptCost = p.int("BCRYPT_COST", bcryptCost)
-	if strings.TrimSpace(maxPolls) != "auto" {
+	autoPolls := strings.TrimSpace(maxPolls) == "auto"
+	if !autoPolls {
 		c.MaxPolls = p.int("MAX_POLLS_PER_NODE", maxPolls)
 	}
 	c.RateAuth = p.float("RATE_AUTH", rAuth)
@@ -132,14 +133,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return config{}, fmt.Errorf("POLL_TIMEOUT must be at most 55 seconds")
 	case c.PollWait != "blmove" && c.PollWait != "subscribe":
 		return config{}, fmt.Errorf("POLL_WAIT must be blmove or subscribe")
-	case strings.TrimSpace(maxPolls) == "auto":
-		c.MaxPolls = autoMaxPolls(openFileLimit(), c.PollWait)
 	case c.PollSlice < time.Second:
 		return config{}, fmt.Errorf("POLL_SLICE must be at least 1 second")
 	case c.BcryptCost < 4 || c.BcryptCost > 31:
 		return config{}, fmt.Errorf("BCRYPT_COST must be from 4 to 31")
 	case c.DeviceTTL < time.Second, c.InboxCap < 1, c.HistoryCap < 1:
 		return config{}, fmt.Errorf("DEVICE_TTL, INBOX_CAP and HISTORY_CAP must be positive")
+	}
+	if autoPolls {
+		c.MaxPolls = autoMaxPolls(openFileLimit(), c.PollWait)
 	}
 	return c, nil
 }

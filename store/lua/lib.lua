@@ -41,6 +41,12 @@ local function event_id(ev)
   return nil
 end
 
+-- publish_wake tells node that device dev of user tag ut may have events
+-- (its channel and message are store/wakeups.go's).
+local function publish_wake(kp, node, ut, dev)
+  redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev)
+end
+
 -- wake_poll wakes the poll of device dev that pollgen value cur says is
 -- waiting: 'gen:w' waits in BLMOVE on the inbox, which a marker wakes;
 -- 'gen:w:<node>' waits on that node's wake-up subscription, which a
@@ -49,7 +55,7 @@ local function wake_poll(kp, ut, dev, cur)
   if not cur then return 0 end
   local node = string.match(cur, '^%d+:w:(.+)$')
   if node then
-    redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev)
+    publish_wake(kp, node, ut, dev)
     return 0
   end
   if string.find(cur, ':w', 1, true) then
@@ -88,7 +94,7 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
         if cur then
           local g, node = string.match(cur, '^(%d+):w:(.+)$')
           if node then
-            redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev)
+            publish_wake(kp, node, ut, dev)
             redis.call('SET', pg, g, 'KEEPTTL')
           end
         end
