@@ -74,7 +74,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		addrs = append(addrs, o.redis.Addr)
 	}
 	// The same client settings as cmd/webchat's openRedis.
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1,
+	const poolSize = 64
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, PoolSize: poolSize,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
 	block := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1,
 		PoolSize: 4096, MaxIdleConns: 64, ReadBufferSize: 4096, WriteBufferSize: 4096,
@@ -83,7 +84,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
 	}
-	rdb.AddHook(store.NewOffloadHook(8))
+	// As many workers as cmd/webchat gives it: more than the pool's
+	// connections, so that a call never waits for a worker longer than it
+	// would wait for a connection (a stalled Redis holds both for the read
+	// timeout).
+	rdb.AddHook(store.NewOffloadHook(4*poolSize, 4*time.Second))
 	prefix := storetest.Prefix(t)
 	o.plane.Prefix = prefix
 	graph := o.graph

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,21 +19,28 @@ import (
 // Run on the workers, that depth is paid by a few goroutines instead of by
 // every waiting poll (docs/benchmarks.md has the figures).
 //
-// A call waits for a free worker (or for its context to end). Give it more
-// workers than the client has connections, so that it is never the tighter
-// limit: a call beyond the pool's connections would wait in go-redis
-// anyway. A call made while a worker runs one (go-redis sets up a new
+// A call waits for a free worker as it would for a pool connection: until
+// its context ends or maxWait passes (give it the pool's timeout), then it
+// fails unsent. Give it more workers than the client has connections, so
+// that it is rarely the tighter limit: a call beyond the pool's connections
+// would wait in go-redis anyway. A call made while a worker runs one (go-redis sets up a new
 // connection with HELLO and CLIENT SETINFO through the same hooks) runs on
 // that worker: waiting for another could deadlock. Blocking commands (the
 // BLMOVE client) should not use it: they would hold a worker for their
 // whole wait.
 type OffloadHook struct {
-	jobs chan func()
+	jobs    chan func()
+	maxWait time.Duration
 }
 
-// NewOffloadHook starts n workers, which live as long as the process.
-func NewOffloadHook(n int) *OffloadHook {
-	h := &OffloadHook{jobs: make(chan func())}
+// errNoWorker is a call that found no free worker in time: Redis is too
+// slow for the load, as with go-redis's pool timeout.
+var errNoWorker = errors.New("redis: no free worker to run the command")
+
+// NewOffloadHook starts n workers, which live as long as the process; a
+// call waits at most maxWait for one.
+func NewOffloadHook(n int, maxWait time.Duration) *OffloadHook {
+	h := &OffloadHook{jobs: make(chan func()), maxWait: maxWait}
 	for range max(n, 1) {
 		go func() {
 			for job := range h.jobs {
@@ -46,8 +55,8 @@ func NewOffloadHook(n int) *OffloadHook {
 type onWorker struct{}
 
 // run runs f on a worker, with a context that says so, and returns when f
-// has; or returns ctx's error at once, f not run, if ctx ends before a
-// worker is free. On a worker already, it runs f there.
+// has; or returns an error, f not run, if ctx ends or maxWait passes before
+// a worker is free. On a worker already, it runs f there.
 func (h *OffloadHook) run(ctx context.Context, f func(context.Context)) error {
 	if ctx.Value(onWorker{}) != nil {
 		f(ctx)
@@ -55,12 +64,23 @@ func (h *OffloadHook) run(ctx context.Context, f func(context.Context)) error {
 	}
 	wctx := context.WithValue(ctx, onWorker{}, true)
 	done := make(chan struct{})
+	job := func() { f(wctx); close(done) }
 	select {
-	case h.jobs <- func() { f(wctx); close(done) }:
+	case h.jobs <- job:
+		<-done
+		return nil
+	default:
+	}
+	t := time.NewTimer(h.maxWait)
+	defer t.Stop()
+	select {
+	case h.jobs <- job:
 		<-done
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-t.C:
+		return errNoWorker
 	}
 }
 

@@ -50,7 +50,7 @@ func (h *whereHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 func TestOffloadHookRunsCommandsOnWorkers(t *testing.T) {
 	ctx := context.Background()
 	rdb := storetest.Redis(t).Client(t)
-	rdb.AddHook(store.NewOffloadHook(4))
+	rdb.AddHook(store.NewOffloadHook(4, time.Minute))
 	where := &whereHook{}
 	rdb.AddHook(where) // inner: runs where the command runs
 	key := storetest.Prefix(t) + "k"
@@ -100,14 +100,14 @@ func TestOffloadHookRunsCommandsOnWorkers(t *testing.T) {
 }
 
 // With every worker busy a call waits for one, or gives up, not run, when
-// its context ends first; a burst far beyond the workers all completes. The
+// its context ends or the hook's wait runs out first; a burst far beyond the workers all completes. The
 // first BLPOP also dials: go-redis sets the connection up (HELLO) through
 // the hooks, from the only worker, which must not wait for itself.
 func TestOffloadHookWaitsForAWorker(t *testing.T) {
 	ctx := context.Background()
 	srv := storetest.Redis(t)
 	rdb := srv.Client(t)
-	rdb.AddHook(store.NewOffloadHook(1))
+	rdb.AddHook(store.NewOffloadHook(1, time.Second))
 	admin := srv.Client(t)
 	key := storetest.Prefix(t) + "release"
 	blocked := make(chan error, 1)
@@ -131,6 +131,17 @@ func TestOffloadHookWaitsForAWorker(t *testing.T) {
 	}
 	if _, err := rdb.Pipelined(short, func(p redis.Pipeliner) error { p.Ping(short); return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("pipeline while the worker is busy: %v", err)
+	}
+	// Without a deadline of its own a call gives up after maxWait (1 s).
+	start := time.Now()
+	if err := rdb.Set(ctx, key+"-set", "x", time.Minute).Err(); err == nil || !strings.Contains(err.Error(), "no free worker") {
+		t.Fatalf("set with no deadline while the worker is busy: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("gave up after %v", d)
+	}
+	if n, _ := admin.Exists(ctx, key+"-set").Result(); n != 0 {
+		t.Fatal("the abandoned SET ran anyway")
 	}
 	if err := admin.LPush(ctx, key, "go").Err(); err != nil {
 		t.Fatal(err)

@@ -201,7 +201,8 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	// shallow stacks (not the blocking client: BLMOVE would hold a worker).
 	// More workers than one pool's connections: a cluster has a pool per
 	// master.
-	rdb.AddHook(store.NewOffloadHook(4 * cmdOpts.PoolSize))
+	// A call waits for a worker as long as go-redis would for a connection.
+	rdb.AddHook(store.NewOffloadHook(4*cmdOpts.PoolSize, cmdOpts.ReadTimeout+time.Second))
 	block.AddHook(hook)
 	closeAll = func() {
 		rdb.Close()
