@@ -72,7 +72,7 @@ func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 			t.mu.Lock()
 			t.trips++
 			t.cmds += len(cmds)
-			t.names = append(t.names, fmt.Sprintf("pipeline[%d× %s]", len(cmds), rtName(cmds[0])))
+			t.names = append(t.names, rtPipelineName(cmds))
 			t.mu.Unlock()
 		}
 		return next(ctx, cmds)
@@ -80,6 +80,20 @@ func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proce
 }
 
 func rtName(c redis.Cmder) string { return strings.ToUpper(c.Name()) }
+
+// rtPipelineName is "pipeline[3× HGETALL]", or "pipeline[GET, PTTL]".
+func rtPipelineName(cmds []redis.Cmder) string {
+	names := make([]string, len(cmds))
+	same := true
+	for i, c := range cmds {
+		names[i] = rtName(c)
+		same = same && names[i] == names[0]
+	}
+	if same {
+		return fmt.Sprintf("pipeline[%d× %s]", len(cmds), names[0])
+	}
+	return "pipeline[" + strings.Join(names, ", ") + "]"
+}
 
 // rtNode is one gateway node over the shared redis-server and a SQLite file.
 type rtNode struct {
@@ -104,9 +118,12 @@ func newRTNode(tb testing.TB) *rtNode {
 		tb.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv := gateway.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), graph, plane, store.NewSessionStore(rdb, prefix),
+	// As cmd/webchat runs by default: polls wait on the node's
+	// subscription, which also keeps the session cache current.
+	sessions, wakeups := nodeSubscription(tb, plane, rdb, prefix, "subscribe")
+	srv := gateway.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), graph, plane, sessions,
 		fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}},
-		gateway.Options{BcryptCost: 4, PollSlice: time.Second, PollTimeout: 5 * time.Second, Registry: reg, Gatherer: reg})
+		gateway.Options{BcryptCost: 4, PollSlice: time.Second, PollTimeout: 5 * time.Second, Registry: reg, Gatherer: reg, Wakeups: wakeups})
 	return &rtNode{srv: srv, plane: plane, hook: hook}
 }
 
@@ -277,6 +294,17 @@ func TestRedisRoundTrips(t *testing.T) {
 		t.Fatalf("poll answered %d events, want 1", len(got.Events))
 	}
 	add("GET /api/poll, events waiting", 4, &evPoll)
+
+	// A session this node has not read in the last seconds costs one more.
+	w := n.must(t, 200, "POST", "/api/login", "", map[string]string{"username": a.name, "password": "password-" + a.name}, nil)
+	fresh := &rtUser{n: n, id: a.id, name: a.name}
+	for _, c := range w.Result().Cookies() {
+		fresh.cookie = c.Name + "=" + c.Value
+	}
+	var cold rtTally
+	fresh.send(t, b, "hello again", "c1b", &cold)
+	add("POST /api/messages, session not in the node's cache", 4, &cold)
+	b.drain(t)
 
 	var waited rtTally
 	rtWaitedPoll(t, n, a, b, "c2", &waited)

@@ -97,9 +97,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	plane := store.NewPlane(rdb, block, graph, o.plane)
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
-	if o.pollWait == "subscribe" {
-		o.gateway.Wakeups = subscribe(t, plane)
-	}
+	var sessions *store.SessionStore
+	sessions, o.gateway.Wakeups = nodeSubscription(t, plane, rdb, prefix, o.pollWait)
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
 	if o.gateway.BcryptCost == 0 {
@@ -119,7 +118,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
-	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, prefix), static, o.gateway)
+	srv := gateway.NewServer(logger, graph, plane, sessions, static, o.gateway)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
@@ -132,14 +131,13 @@ func (e *env) secondNode() *env { return e.secondNodeWaiting(e.opts.pollWait) }
 // secondNodeWaiting is a second node whose polls wait as pollWait says.
 func (e *env) secondNodeWaiting(pollWait string) *env {
 	o := e.opts
-	o.pollWait, o.gateway.Wakeups = pollWait, nil
+	o.pollWait = pollWait
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
-	if o.pollWait == "subscribe" {
-		o.gateway.Wakeups = subscribe(e.t, e.plane)
-	}
+	var sessions *store.SessionStore
+	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, e.rdb, e.prefix, o.pollWait)
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
-	srv := gateway.NewServer(e.logger, e.graph, e.plane, store.NewSessionStore(e.rdb, e.prefix), static, o.gateway)
+	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
 	hs := httptest.NewServer(srv)
 	e.t.Cleanup(hs.Close)
 	n := *e
@@ -147,8 +145,21 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	return &n
 }
 
+// nodeSubscription sets a node up as cmd/webchat does: its subscription
+// feeds its session cache, and with pollWait "subscribe" its waiting polls
+// (wakeups is nil otherwise).
+func nodeSubscription(t testing.TB, plane *store.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *store.SessionStore, wakeups *store.Wakeups) {
+	sub := subscribe(t, plane)
+	sessions = store.NewSessionStore(rdb, prefix)
+	sub.CacheSessions(sessions)
+	if pollWait == "subscribe" {
+		wakeups = sub
+	}
+	return sessions, wakeups
+}
+
 // subscribe starts a node's wake-up subscription, closed with the test.
-func subscribe(t *testing.T, plane *store.Plane) *store.Wakeups {
+func subscribe(t testing.TB, plane *store.Plane) *store.Wakeups {
 	t.Helper()
 	w, err := plane.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

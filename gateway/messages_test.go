@@ -78,13 +78,39 @@ func TestClientIDRetryIsStoredAndDeliveredOnce(t *testing.T) {
 	}
 }
 
-// failDeliveries fails pipelines (the delivery step) while armed, as if
-// Redis went away after the history script.
+// failDeliveries fails the delivery step while armed, as if Redis went
+// away after the history script: on a cluster, the delivery pipeline; on a
+// single Redis, where the send script delivers too, the script's reply
+// after it ran.
 type failDeliveries struct{ armed atomic.Bool }
 
 func (f *failDeliveries) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (f *failDeliveries) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return next
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if f.armed.Load() && err == nil && deliveringSend(cmd) {
+			err = errors.New("injected: connection lost")
+			cmd.SetErr(err)
+		}
+		return err
+	}
+}
+
+// deliveringSend reports whether cmd runs the send script with delivery:
+// its keys include the client_id record, and it has the four delivery
+// arguments after the ten of a send alone.
+func deliveringSend(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if len(args) < 3 || (cmd.Name() != "evalsha" && cmd.Name() != "eval") {
+		return false
+	}
+	nkeys, _ := args[2].(int)
+	hasCid := false
+	for _, k := range args[3:min(len(args), 3+nkeys)] {
+		s, _ := k.(string)
+		hasCid = hasCid || strings.Contains(s, "cid:{c:")
+	}
+	return hasCid && len(args)-3-nkeys == 14
 }
 func (f *failDeliveries) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {

@@ -96,6 +96,14 @@ func (s *Server) handlePoll() http.Handler {
 				s.answerEvents(w, r, me.device, st.Events)
 				return
 			case store.PollResync:
+				// The device was entered afresh. If the session ended
+				// meanwhile (a log-out racing this poll, or one that this
+				// node's session cache has not heard of yet), take the
+				// device out again: nothing may collect its events.
+				if xerr := s.liveSession(ctx, me); xerr != nil {
+					s.answerPoll(w, r, "error", nil, xerr)
+					return
+				}
 				s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, st.EventID), true), nil)
 				return
 			case store.PollBadCursor:
@@ -150,6 +158,20 @@ func (s *Server) handlePoll() http.Handler {
 			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
 		}
 	})
+}
+
+// liveSession checks in Redis, not in the session cache, that the
+// session still exists; if not, it removes the device (which a poll may
+// just have entered again) and answers errUnauthorized.
+func (s *Server) liveSession(ctx context.Context, me session) error {
+	exists, err := s.sessions.Exists(ctx, me.token)
+	if err != nil || exists {
+		return err
+	}
+	if err := s.plane.UnregisterDevice(ctx, me.user, me.device); err != nil {
+		return err
+	}
+	return errUnauthorized
 }
 
 // wait waits one slice for the device's inbox, registered for drain and

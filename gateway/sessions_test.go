@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"context"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"webchat/gateway"
+	"webchat/store/storetest"
 )
 
 func TestCookieIsSecureOverHTTPSThroughATrustedProxy(t *testing.T) {
@@ -81,4 +83,37 @@ func TestLongURLIsRefused(t *testing.T) {
 	if r := c.do("GET", "/api/conversations/d1-2/messages?x="+strings.Repeat("a", 9000), nil); r.Status != 414 {
 		t.Fatalf("a 9 KB URL: %d", r.Status)
 	}
+}
+
+// Each node keeps sessions it read in memory for a few seconds; a log-out
+// on one node must reach the other's cache at once, not when its copy ages
+// out (which takes seconds: a pass within one second proves the news came).
+func TestSessionCachesHearOfLogOutOnAnyNode(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	laptop := e.signup("alice")
+	other := e.secondNode()
+	phone, tablet := laptop.login(), laptop.login()
+	phone.e, tablet.e = other, other
+	// The other node reads both sessions now and keeps them.
+	for _, c := range []*client{phone, tablet} {
+		c.mustDo("GET", "/api/me", nil, 200, nil)
+	}
+
+	// The phone logs out through the first node; a stolen copy of its
+	// cookie goes on trying the other.
+	u, _ := url.Parse(e.http.URL)
+	stolen := phone.hc.Jar.Cookies(u)
+	phone.e = e
+	phone.mustDo("POST", "/api/logout", nil, 204, nil)
+	phone.e = other
+	phone.hc.Jar.SetCookies(u, stolen)
+	storetest.WaitFor(t, time.Second, "the other node to refuse the logged-out session", func() bool {
+		return phone.do("GET", "/api/me", nil).Status == 401
+	})
+	tablet.mustDo("GET", "/api/me", nil, 200, nil) // its other sessions live on
+
+	laptop.mustDo("POST", "/api/logout-everywhere", nil, 204, nil)
+	storetest.WaitFor(t, time.Second, "the other node to refuse a session ended everywhere", func() bool {
+		return tablet.do("GET", "/api/me", nil).Status == 401
+	})
 }

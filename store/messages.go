@@ -41,6 +41,9 @@ func (p *Plane) authKey(c Conv) (key, kind string) {
 // the sender's other devices. The right to write is checked in Redis (the
 // pair or members key); SQL is asked only when that key is missing.
 //
+// On a single Redis the send script delivers too, so storing, delivering
+// and recording the client_id are one atomic step. On a cluster, delivery
+// is a second, pipelined step, and the client_id record keeps who is done.
 // A failure answers ErrUnavailable; with a client_id, a retry finishes the
 // delivery and answers the first message (Duplicate), so an answered send
 // always reaches every recipient. Not allowed: ErrNotFriends or
@@ -61,6 +64,10 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID)}
 	args := []any{conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
 		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind}
+	if p.single {
+		// One Redis: the script delivers too, in the same round trip.
+		args = append(args, p.kp, m.FromDevice, p.ttlMS(), p.o.InboxCap)
+	}
 
 	var res []any
 	for attempt := 0; ; attempt++ {
@@ -107,6 +114,11 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 
 	msg, _ := res[1].(string)
 	dup := res[0] == "dup"
+	if !dup && res[2] == "1" && len(res) > 6 {
+		// Stored and delivered by the script.
+		n, _ := res[6].(int64)
+		return Sent{Message: json.RawMessage(msg), Recipients: int(n)}, nil
+	}
 	if dup && res[2] == "1" {
 		// Delivered long ago; only the seq was kept.
 		if msg == "" && len(res) > 5 {

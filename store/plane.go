@@ -69,12 +69,16 @@ type Plane struct {
 	o          PlaneOptions
 	s          *scripts
 	kp         string
+	// single: one Redis, not a cluster, so the send script may touch the
+	// recipients' keys and deliver in the same call.
+	single bool
 }
 
 // NewPlane returns a plane over the given clients. It does no I/O.
 func NewPlane(rdb, block redis.UniversalClient, access Access, o PlaneOptions) *Plane {
 	o.defaults()
-	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: loadScripts(), kp: o.Prefix}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: loadScripts(), kp: o.Prefix, single: !cluster}
 }
 
 // Options returns the options in force.

@@ -42,7 +42,7 @@ func loadScripts() *scripts {
 	s.unregister = mk("unregister", true)
 	s.wake = mk("wake", true)
 	s.poll = mk("poll", true)
-	s.send = mk("send", false)
+	s.send = mk("send", true)
 	s.history = mk("history", false)
 	s.grant = mk("grant", false)
 	s.revoke = mk("revoke", false)

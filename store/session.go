@@ -11,10 +11,19 @@ import (
 // SessionStore is an scs.CtxStore over any go-redis client, under the
 // plane's prefix (scs's goredisstore takes only a *redis.Client and writes
 // outside our prefix). It is safe for concurrent use.
+//
+// With a cache (Wakeups.CacheSessions), a session read from Redis is
+// trusted for a few seconds, and every change or deletion is published to
+// every node's cache before it is answered.
 type SessionStore struct {
-	rdb redis.UniversalClient
-	k   keys
+	rdb   redis.UniversalClient
+	k     keys
+	cache *sessionCache // nil: every request reads Redis
 }
+
+// goneChannel carries the tokens of sessions changed or deleted, to every
+// node's session cache.
+func (k keys) goneChannel() string { return k.prefix + "session:gone" }
 
 // NewSessionStore returns a session store. It does no I/O.
 func NewSessionStore(rdb redis.UniversalClient, prefix string) *SessionStore {
@@ -26,14 +35,54 @@ func NewSessionStore(rdb redis.UniversalClient, prefix string) *SessionStore {
 
 // FindCtx returns the session data for token, if it exists.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	b, err := s.rdb.Get(ctx, s.k.session(token)).Bytes()
+	if s.cache == nil {
+		b, err := s.rdb.Get(ctx, s.k.session(token)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, unavailable("find session", err)
+		}
+		return b, true, nil
+	}
+	if b, ok := s.cache.get(token); ok {
+		return b, true, nil
+	}
+	epoch := s.cache.begin()
+	// The expiry too, in the same round trip: a cached session must not
+	// outlive the key.
+	pipe := s.rdb.Pipeline()
+	get := pipe.Get(ctx, s.k.session(token))
+	ttl := pipe.PTTL(ctx, s.k.session(token))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, unavailable("find session", err)
+	}
+	b, err := get.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, unavailable("find session", err)
 	}
+	s.cache.put(token, b, ttl.Val(), epoch)
 	return b, true, nil
+}
+
+// changed tells every node's cache (this one's first) that token changed
+// or is gone, whether or not this store has a cache. It runs after the write, so a node that reads the session
+// again on the news reads the new state.
+func (s *SessionStore) changed(ctx context.Context, tokens ...string) error {
+	pipe := s.rdb.Pipeline()
+	for _, t := range tokens {
+		if s.cache != nil {
+			s.cache.drop(t)
+		}
+		pipe.Publish(ctx, s.k.goneChannel(), t)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("announce session change", err)
+	}
+	return nil
 }
 
 // CommitCtx saves the session data until expiry.
@@ -45,7 +94,7 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	if err := s.rdb.Set(ctx, s.k.session(token), b, ttl).Err(); err != nil {
 		return unavailable("save session", err)
 	}
-	return nil
+	return s.changed(ctx, token)
 }
 
 // DeleteCtx removes the session.
@@ -53,7 +102,7 @@ func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
 	if err := s.rdb.Del(ctx, s.k.session(token)).Err(); err != nil {
 		return unavailable("delete session", err)
 	}
-	return nil
+	return s.changed(ctx, token)
 }
 
 // Exists reports whether the session still exists (a poll re-checks it

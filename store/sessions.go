@@ -48,6 +48,16 @@ func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return unavailable("delete sessions", err)
 	}
+	// Then every node's session cache forgets them (SessionStore.changed).
+	if len(tokens) > 0 {
+		pipe = p.rdb.Pipeline()
+		for _, t := range tokens {
+			pipe.Publish(ctx, p.k.goneChannel(), t)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return unavailable("announce ended sessions", err)
+		}
+	}
 	devs, err := p.rdb.ZRange(ctx, p.k.devices(u), 0, -1).Result()
 	if err != nil {
 		return unavailable("list devices", err)

@@ -31,6 +31,8 @@ type Wakeups struct {
 	rdb     redis.UniversalClient
 	node    string
 	channel string
+	gone    string        // session changes, for sessions
+	cache   *sessionCache // set by CacheSessions
 
 	mu      sync.Mutex
 	waiters map[string]*Waiter // per device, a list: usually of one
@@ -67,8 +69,8 @@ func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, erro
 	// (or none) never share a channel.
 	node := hex.EncodeToString(b[:])
 	w := &Wakeups{
-		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node,
-		waiters: map[string]*Waiter{}, stop: make(chan struct{}), done: make(chan struct{}),
+		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node, gone: p.k.goneChannel(),
+		cache: newSessionCache(), waiters: map[string]*Waiter{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	ps, err := w.subscribe(ctx)
 	if err != nil {
@@ -80,11 +82,16 @@ func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, erro
 }
 
 func (w *Wakeups) subscribe(ctx context.Context) (*redis.PubSub, error) {
-	ps := w.rdb.Subscribe(ctx, w.channel)
-	msg, err := ps.ReceiveTimeout(ctx, 5*time.Second)
-	if err == nil {
+	ps := w.rdb.Subscribe(ctx, w.channel, w.gone)
+	var err error
+	for range 2 { // one confirmation per channel
+		var msg any
+		if msg, err = ps.ReceiveTimeout(ctx, 5*time.Second); err != nil {
+			break
+		}
 		if _, ok := msg.(*redis.Subscription); !ok {
 			err = fmt.Errorf("unexpected reply %T", msg)
+			break
 		}
 	}
 	if err != nil {
@@ -92,6 +99,26 @@ func (w *Wakeups) subscribe(ctx context.Context) (*redis.PubSub, error) {
 		return nil, unavailable("subscribe to wake-ups", err)
 	}
 	return ps, nil
+}
+
+// CacheSessions makes sessions keep recently read sessions in memory for a
+// few seconds; this subscription carries every node's changes and
+// deletions to the cache, and empties it whenever it may have missed one.
+// Call it before serving.
+func (w *Wakeups) CacheSessions(sessions *SessionStore) {
+	sessions.cache = w.cache
+	go func() {
+		t := time.NewTicker(sessionCacheAge)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				w.cache.sweep()
+			case <-w.stop:
+				return
+			}
+		}
+	}()
 }
 
 // Node is the id that the poll script writes into a waiting poll's pollgen.
@@ -165,6 +192,7 @@ func (w *Wakeups) Close() error {
 	close(w.stop)
 	ps := w.ps
 	w.mu.Unlock()
+	w.cache.flush(false)
 	ps.Close() // the renewal may have closed it already
 	<-w.done
 	return nil
@@ -210,6 +238,7 @@ func (w *Wakeups) loop() {
 			// Broken or dead: publishes may have been lost meanwhile, so
 			// every waiter re-checks; then a new subscription.
 			w.log.Warn("wake-up subscription lost; renewing", "err", err)
+			w.cache.flush(false) // and no caching until it is back
 			w.notifyAll()
 			w.renew(ps, &backoff)
 			pinged = false
@@ -217,11 +246,16 @@ func (w *Wakeups) loop() {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			w.notify(m.Payload)
+			if m.Channel == w.gone {
+				w.cache.drop(m.Payload)
+			} else {
+				w.notify(m.Payload)
+			}
 		case *redis.Subscription:
 			// go-redis renewed the subscription after a reconnect: what was
 			// published before that is lost, so every waiter re-checks.
 			if m.Kind == "subscribe" {
+				w.cache.flush(true)
 				w.notifyAll()
 			}
 		}
@@ -254,6 +288,7 @@ func (w *Wakeups) renew(old *redis.PubSub, backoff *time.Duration) {
 		w.ps = ps
 		w.mu.Unlock()
 		// Published while there was no subscription: lost.
+		w.cache.flush(true)
 		w.notifyAll()
 		return
 	}

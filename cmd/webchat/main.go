@@ -80,18 +80,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := plane.LoadScripts(ctx); err != nil {
 		return err
 	}
+	// The node's subscription carries session changes to its session cache,
+	// and with POLL_WAIT=subscribe, wake-ups to its waiting polls.
+	sub, err := plane.Subscribe(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	sessions := store.NewSessionStore(rdb, cfg.RedisPrefix)
+	sub.CacheSessions(sessions)
 	var wakeups *store.Wakeups
 	if cfg.PollWait == "subscribe" {
-		if wakeups, err = plane.Subscribe(ctx, logger); err != nil {
-			return err
-		}
-		defer wakeups.Close()
+		wakeups = sub
 	}
 	static, err := fs.Sub(ui.Files, "static")
 	if err != nil {
 		return fmt.Errorf("embedded ui: %w", err)
 	}
-	srv := gateway.NewServer(logger, graph, plane, store.NewSessionStore(rdb, cfg.RedisPrefix), static, gateway.Options{
+	srv := gateway.NewServer(logger, graph, plane, sessions, static, gateway.Options{
 		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls, Wakeups: wakeups,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,

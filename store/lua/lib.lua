@@ -103,3 +103,13 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   end
   return id
 end
+
+-- count_unread counts message seq of conv as unread in hash unread, unless
+-- the user has read up to it; <conv>:last keeps the highest seq counted.
+local function count_unread(unread, conv, seq)
+  local rl = redis.call('HMGET', unread, conv .. ':read', conv .. ':last')
+  if seq > tonumber(rl[1] or '0') then
+    redis.call('HINCRBY', unread, conv, 1)
+    if seq > tonumber(rl[2] or '0') then redis.call('HSET', unread, conv .. ':last', seq) end
+  end
+end

@@ -1,9 +1,17 @@
 -- send: the one script on a conversation's slot that stores a message.
 -- KEYS: seq, hist, auth (pair or members), cid record
 -- ARGV: conv, from, to, type, body (JSON string), client_id, client_id
---       (JSON string), history cap, cid ttl s, auth kind (pair | members)
--- Returns {status, msg, delivered, members, done}: status is new, dup,
--- nokey (rebuild auth from SQL and call again) or forbidden.
+--       (JSON string), history cap, cid ttl s, auth kind (pair | members),
+--       and to deliver in this script too: kp, the sending device, device
+--       ttl ms, inbox cap (none: the caller delivers)
+-- Returns {status, msg, delivered, members, done, seq, recipients}: status
+-- is new, dup, nokey (rebuild auth from SQL and call again) or forbidden;
+-- delivered '1' when nothing is left to deliver.
+--
+-- Delivering here touches every recipient's keys, which a Redis Cluster
+-- refuses (they live in other slots), so only a single Redis is asked to:
+-- then the message, its delivery and its client_id record are one atomic
+-- step and the record never needs to remember who is done.
 local conv, from = ARGV[1], ARGV[2]
 local members = {}
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'nokey'} end
@@ -31,8 +39,8 @@ if cid ~= '' then
 end
 
 local seq = redis.call('INCR', KEYS[1])
-local t = redis.call('TIME')
-local ts = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
+local ts = now
 -- ts follows seq even if Redis's clock steps back (failover, NTP).
 local prev = redis.call('LINDEX', KEYS[2], 0)
 if prev then
@@ -46,8 +54,29 @@ if cid ~= '' then msg = msg .. ',"client_id":' .. ARGV[7] end
 msg = msg .. '}'
 redis.call('LPUSH', KEYS[2], msg)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[8]) - 1)
+local kp = ARGV[11]
+if not kp then
+  if cid ~= '' then
+    redis.call('HSET', KEYS[4], 'seq', seq, 'msg', msg)
+    redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
+  end
+  return {'new', msg, '0', members, {}}
+end
+
+-- Deliver to the friend and the sender, or to every member (the sender
+-- among them), as deliver.lua does for one user.
+if ARGV[10] ~= 'members' then members = {ARGV[3], from} end
+local payload = '{"type":"message","message":' .. msg .. '}'
+local ttl, cap = tonumber(ARGV[13]), tonumber(ARGV[14])
+for _, r in ipairs(members) do
+  local ut = '{u:' .. r .. '}'
+  local skip = ''
+  if r == from then skip = ARGV[12] end
+  push(kp, ut, kp .. 'evid:' .. ut, kp .. 'devices:' .. ut, payload, skip, now, ttl, cap)
+  if r ~= from then count_unread(kp .. 'unread:' .. ut, conv, seq) end
+end
 if cid ~= '' then
-  redis.call('HSET', KEYS[4], 'seq', seq, 'msg', msg)
+  redis.call('HSET', KEYS[4], 'seq', seq)
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
 end
-return {'new', msg, '0', members, {}}
+return {'new', msg, '1', {}, {}, '', #members}

@@ -1,0 +1,90 @@
+package store_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"webchat/store"
+	"webchat/store/storetest"
+)
+
+// A node's session store with a cache: a session read once is answered
+// from memory (a delete made behind the stores' back is not seen), a
+// change announced by any node is seen at once, and while the node's
+// subscription is lost nothing is answered from memory.
+func TestSessionCacheFollowsTheSubscription(t *testing.T) {
+	ctx := context.Background()
+	p, rdb, _ := newPlane(t, store.PlaneOptions{})
+	prefix := p.Options().Prefix
+	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := store.NewSessionStore(rdb, prefix)
+	w.CacheSessions(s)
+	find := func(token string) bool {
+		t.Helper()
+		_, ok, err := s.FindCtx(ctx, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for _, tok := range []string{"a", "b", "c"} {
+		if err := s.CommitCtx(ctx, tok, []byte("data-"+tok), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if !find(tok) {
+			t.Fatalf("session %s not found after commit", tok)
+		}
+	}
+
+	// Cached: a delete nobody announces is not seen.
+	rdb.Del(ctx, prefix+"session:a")
+	if !find("a") {
+		t.Fatal("the first read was not cached")
+	}
+	// Announced (as another node's store does): seen at once.
+	rdb.Publish(ctx, prefix+"session:gone", "a")
+	storetest.WaitFor(t, time.Second, "the announced deletion", func() bool { return !find("a") })
+
+	// Another node's store deletes b: it announces it.
+	if err := store.NewSessionStore(rdb, prefix).DeleteCtx(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, time.Second, "the other store's deletion", func() bool { return !find("b") })
+
+	// The subscription is cut: until it is back, every read goes to Redis.
+	if err := rdb.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, prefix+"session:c")
+	storetest.WaitFor(t, 2*time.Second, "a read from Redis once the subscription was lost", func() bool { return !find("c") })
+}
+
+// A session whose key expires is not answered from memory after that.
+func TestSessionCacheKeepsNoSessionPastItsExpiry(t *testing.T) {
+	ctx := context.Background()
+	p, rdb, _ := newPlane(t, store.PlaneOptions{})
+	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := store.NewSessionStore(rdb, p.Options().Prefix)
+	w.CacheSessions(s)
+	if err := s.CommitCtx(ctx, "short", []byte("x"), time.Now().Add(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.FindCtx(ctx, "short"); !ok {
+		t.Fatal("not found")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, ok, _ := s.FindCtx(ctx, "short"); ok {
+		t.Fatal("an expired session was answered from memory")
+	}
+}
