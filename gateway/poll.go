@@ -135,6 +135,9 @@ func (s *Server) handlePoll() http.Handler {
 				s.answerPoll(w, r, "error", nil, errTooManyPolls)
 				return
 			}
+			if wt != nil {
+				wt.Waiting(st.Gen)
+			}
 			waited, werr := s.wait(r, me, wt, min(remaining, s.o.PollSlice))
 			if ctx.Err() != nil {
 				// Abandoned: whatever the wait moved stays in flight for the
@@ -150,6 +153,14 @@ func (s *Server) handlePoll() http.Handler {
 			if werr != nil {
 				s.answerPoll(w, r, "error", nil, werr)
 				return
+			}
+			if wt != nil {
+				// Events a delivery put into flight for this poll came with
+				// the wake-up: no step needed.
+				if evs := wt.Events(); len(evs) > 0 {
+					s.answerEvents(w, r, me.device, evs)
+					return
+				}
 			}
 			step := store.PollCheck
 			if !waited && time.Until(deadline) <= 0 {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,10 +19,12 @@ import (
 // Wakeups is one node's wake-up subscription, the alternative to a
 // blocking read in Redis per waiting poll: a poll marks itself waiting on
 // the node ('gen:w:<node>' in its pollgen key) and waits on a Go channel;
-// a script that pushes to its inbox, or supersedes or logs it out,
-// publishes to the node's channel (PUBLISH <prefix>wake:<node>
-// <user tag><device>). The publish is only a hint: the poll then runs its
-// non-blocking step, and the lists stay the only truth. A publish lost
+// a script that supersedes or logs it out publishes to the node's channel
+// (PUBLISH <prefix>wake:<node> <user tag><device>), and the poll then runs
+// its non-blocking step; a delivery puts its event straight into the
+// device's inflight list and publishes it with the wake-up, and the poll
+// answers it without a step. The lists stay the only truth: what a poll
+// does not answer stays in inflight for the next. A publish lost
 // while the subscription reconnects costs latency, never an event: every
 // waiter is woken when the subscription is renewed, and a waiter re-checks
 // at the end of each slice anyway.
@@ -48,6 +52,38 @@ type Waiter struct {
 	C    chan struct{}
 	key  string
 	next *Waiter // another waiter of the same device on this node
+
+	mu     sync.Mutex
+	gen    int64    // the poll's generation once a step marked it waiting
+	events []string // handed over with wake-ups for gen, oldest first
+}
+
+// Waiting records the generation of the poll, as its step returned it:
+// events handed over for that generation are the poll's to answer.
+func (wt *Waiter) Waiting(gen int64) {
+	wt.mu.Lock()
+	wt.gen = gen
+	wt.mu.Unlock()
+}
+
+// Events returns and forgets the events handed over with wake-ups. They
+// are in the device's inflight list already, so the poll answers them as
+// a step would have: an answer the client never gets is answered again by
+// its next poll.
+func (wt *Waiter) Events() []string {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	evs := wt.events
+	wt.events = nil
+	return evs
+}
+
+func (wt *Waiter) handOver(gen int64, ev string) {
+	wt.mu.Lock()
+	if gen == wt.gen {
+		wt.events = append(wt.events, ev)
+	}
+	wt.mu.Unlock()
 }
 
 // Notify wakes the waiter (drain, hang-up); it never blocks.
@@ -161,9 +197,24 @@ func (w *Wakeups) Unregister(wt *Waiter) {
 	}
 }
 
-func (w *Wakeups) notify(key string) {
+// notify handles a wake-up: "<user tag><device>", or, when a delivery put
+// an event straight into the inflight list of a poll waiting here,
+// "<user tag><device>\n<gen>\n<event>". A waiter of another generation (a
+// poll superseded meanwhile) takes it as a plain wake-up and runs a step.
+func (w *Wakeups) notify(payload string) {
+	key, rest, handed := strings.Cut(payload, "\n")
+	var gen int64
+	var ev string
+	if handed {
+		var g string
+		g, ev, _ = strings.Cut(rest, "\n")
+		gen, _ = strconv.ParseInt(g, 10, 64)
+	}
 	w.mu.Lock()
 	for wt := w.waiters[key]; wt != nil; wt = wt.next {
+		if handed && ev != "" {
+			wt.handOver(gen, ev)
+		}
 		wt.Notify()
 	}
 	w.mu.Unlock()

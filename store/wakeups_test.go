@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,5 +43,80 @@ func TestWakeupsWakeEachWaiterOfTheDevice(t *testing.T) {
 	case <-other.C:
 		t.Fatal("another device's waiter was woken")
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// A delivery to a device whose poll waits on a node's subscription puts
+// the event straight into inflight and hands it to the node with the
+// wake-up; a later event goes through the inbox, behind it. A waiter of
+// an older generation (a superseded poll) gets a plain wake-up.
+func TestDeliveryHandsTheEventToTheWaitingPoll(t *testing.T) {
+	ctx := context.Background()
+	p, rdb, acc := newPlane(t, store.PlaneOptions{})
+	acc.friends[[2]store.UserID{1, 2}] = true
+	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p.RegisterDevice(ctx, 2, "b")
+	conv := store.DirectConv(1, 2)
+	send := func(body string) {
+		t.Helper()
+		if _, err := p.Send(ctx, store.Outgoing{From: 1, Conv: conv, To: 2, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	woken := func(wt *store.Waiter) {
+		t.Helper()
+		select {
+		case <-wt.C:
+		case <-time.After(5 * time.Second):
+			t.Fatal("not woken")
+		}
+	}
+
+	old := w.Register(2, "b")
+	defer w.Unregister(old)
+	st, err := p.Poll(ctx, 2, "b", -1, 0, store.PollStart, w.Node())
+	if err != nil || st.Outcome != store.PollEmpty {
+		t.Fatalf("first poll: %+v %v", st, err)
+	}
+	old.Waiting(st.Gen)
+	// A newer poll takes over: the older one is woken, with nothing.
+	wt := w.Register(2, "b")
+	defer w.Unregister(wt)
+	st, err = p.Poll(ctx, 2, "b", -1, 0, store.PollStart, w.Node())
+	if err != nil || st.Outcome != store.PollEmpty {
+		t.Fatalf("second poll: %+v %v", st, err)
+	}
+	wt.Waiting(st.Gen)
+	woken(old)
+
+	send("one")
+	send("two")
+	var got []string
+	for len(got) == 0 { // the wake-up of the takeover may come first
+		woken(wt)
+		got = wt.Events()
+	}
+	if len(got) != 1 || !strings.Contains(got[0], `"body":"one"`) {
+		t.Fatalf("handed over %q, want the first message", got)
+	}
+	woken(old)
+	if evs := old.Events(); len(evs) != 0 {
+		t.Fatalf("the superseded poll was handed %q", evs)
+	}
+	prefix := p.Options().Prefix
+	inflight, _ := rdb.LRange(ctx, prefix+"inflight:{u:2}:b", 0, -1).Result()
+	inbox, _ := rdb.LRange(ctx, prefix+"inbox:{u:2}:b", 0, -1).Result()
+	if len(inflight) != 1 || inflight[0] != got[0] || len(inbox) != 1 || !strings.Contains(inbox[0], `"body":"two"`) {
+		t.Fatalf("inflight %q, inbox %q", inflight, inbox)
+	}
+	// The client acknowledges the handed-over event; the next poll answers
+	// the second.
+	st, err = p.Poll(ctx, 2, "b", store.EventID(got[0]), 0, store.PollStart, w.Node())
+	if err != nil || st.Outcome != store.PollEvents || len(st.Events) != 1 || !strings.Contains(st.Events[0], `"body":"two"`) {
+		t.Fatalf("next poll: %+v %v", st, err)
 	}
 }

@@ -69,6 +69,13 @@ end
 -- every live device except skip. An inbox that would pass cap drops its
 -- device instead of trimming, so the device learns (resync) that it
 -- missed events. Returns the event id, or 0 when no device was live.
+--
+-- A device whose poll waits on a node's subscription ('gen:w:<node>')
+-- gets the event straight into inflight, and the node gets the event with
+-- the wake-up, so it answers that poll without another step: a waiting
+-- poll found inflight and the inbox empty, and unmarked (as this does) it
+-- takes every later event through the inbox, so the order holds. Whatever
+-- the node does not answer stays in inflight for the next poll.
 local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   prune(kp, ut, devices, now, ttl)
   local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
@@ -80,23 +87,22 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
         id = redis.call('INCR', evid)
         ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
       end
-      local inbox = dkey(kp, ut, 'inbox', dev)
-      if redis.call('LPUSH', inbox, ev) > cap then
-        -- Past the cap: the device is dropped rather than trimmed.
-        drop(kp, ut, devices, dev)
+      local pg = dkey(kp, ut, 'pollgen', dev)
+      local g, node = string.match(redis.call('GET', pg) or '', '^(%d+):w:(.+)$')
+      if node then
+        local inflight = dkey(kp, ut, 'inflight', dev)
+        redis.call('LPUSH', inflight, ev)
+        redis.call('PEXPIREAT', inflight, tonumber(devs[i + 1]) + ttl)
+        redis.call('PUBLISH', kp .. 'wake:' .. node, ut .. dev .. '\n' .. g .. '\n' .. ev)
+        redis.call('SET', pg, g, 'KEEPTTL')
       else
-        redis.call('PEXPIREAT', inbox, tonumber(devs[i + 1]) + ttl)
-        -- A poll waiting in BLMOVE wakes by itself; one waiting on its
-        -- node's subscription is told once, then unmarked until it waits
-        -- again, so a burst publishes once.
-        local pg = dkey(kp, ut, 'pollgen', dev)
-        local cur = redis.call('GET', pg)
-        if cur then
-          local g, node = string.match(cur, '^(%d+):w:(.+)$')
-          if node then
-            publish_wake(kp, node, ut, dev)
-            redis.call('SET', pg, g, 'KEEPTTL')
-          end
+        -- A poll waiting in BLMOVE wakes by itself.
+        local inbox = dkey(kp, ut, 'inbox', dev)
+        if redis.call('LPUSH', inbox, ev) > cap then
+          -- Past the cap: the device is dropped rather than trimmed.
+          drop(kp, ut, devices, dev)
+        else
+          redis.call('PEXPIREAT', inbox, tonumber(devs[i + 1]) + ttl)
         end
       end
     end
