@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
@@ -107,10 +108,18 @@ func (c *sessionCache) sweep() {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	n := len(c.entries)
 	for t, e := range c.entries {
 		if now.Sub(e.read) >= sessionCacheAge {
 			delete(c.entries, t)
 		}
+	}
+	if len(c.entries) < n/4 {
+		// A Go map never shrinks: after a burst of sessions (10,000 polls
+		// arriving at once, say), copy the few left into a small one.
+		small := make(map[string]sessionEntry, len(c.entries))
+		maps.Copy(small, c.entries)
+		c.entries = small
 	}
 }
 

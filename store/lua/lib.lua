@@ -77,12 +77,13 @@ end
 -- takes every later event through the inbox, so the order holds. Whatever
 -- the node does not answer stays in inflight for the next poll.
 local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
-  prune(kp, ut, devices, now, ttl)
   local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
   local id, ev = 0, nil
   for i = 1, #devs, 2 do
     local dev = devs[i]
-    if dev ~= skip then
+    if tonumber(devs[i + 1]) < now - ttl then
+      drop(kp, ut, devices, dev) -- unseen too long (as prune does)
+    elseif dev ~= skip then
       if id == 0 then
         id = redis.call('INCR', evid)
         ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)

@@ -41,11 +41,13 @@ local cur = redis.call('GET', KEYS[3]) or '0'
 local curgen = tonumber(string.match(cur, '^(%d+)')) or 0
 local keep = 0
 local gen0 = gen == 0
+local evid = nil
 if gen0 then
   -- A new poll: its cursor is checked and acknowledges; later steps of the
   -- same poll repeat neither.
   prune(kp, ut, KEYS[2], now, ttl)
-  if cursor > tonumber(redis.call('GET', KEYS[1]) or '0') then return {'badcursor'} end
+  evid = redis.call('GET', KEYS[1]) or '0'
+  if cursor > tonumber(evid) then return {'badcursor'} end
   gen = curgen + 1
   -- An older poll may be waiting: woken, it answers superseded. A marker
   -- it waits for in BLMOVE (the leftmost item) stays in place.
@@ -99,4 +101,4 @@ else
   if ARGV[10] ~= '' then w = ':w:' .. ARGV[10] end
   redis.call('SET', KEYS[3], gen .. w, 'PX', ttl)
 end
-return {'empty', gen, redis.call('GET', KEYS[1]) or '0'}
+return {'empty', gen, evid or redis.call('GET', KEYS[1]) or '0'}
