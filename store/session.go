@@ -68,9 +68,10 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	return b, true, nil
 }
 
-// changed tells every node's cache (this one's first) that token changed
-// or is gone, whether or not this store has a cache. It runs after the write, so a node that reads the session
-// again on the news reads the new state.
+// changed tells every node's cache (this one's first) that the sessions
+// changed or are gone, whether or not this store has a cache. It runs
+// after the write, so a node that reads a session again on the news reads
+// the new state.
 func (s *SessionStore) changed(ctx context.Context, tokens ...string) error {
 	pipe := s.rdb.Pipeline()
 	for _, t := range tokens {
