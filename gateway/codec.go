@@ -48,11 +48,9 @@ func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) == 0 || b[0] != '{' {
 		return scs.GobCodec{}.Decode(b)
 	}
-	rec, ok := parseRecord(b)
-	if !ok {
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return time.Time{}, nil, fmt.Errorf("decode session: %w", err)
-		}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return time.Time{}, nil, err
 	}
 	values := make(map[string]any, 3)
 	if rec.User != 0 {
@@ -65,6 +63,29 @@ func (sessionCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 		values[sessSeen] = rec.Seen
 	}
 	return time.Unix(0, rec.Deadline), values, nil
+}
+
+// decodeRecord reads a session record as Encode writes it, or one the gob
+// codec wrote.
+func decodeRecord(b []byte) (sessionRecord, error) {
+	if len(b) == 0 || b[0] != '{' {
+		deadline, values, err := scs.GobCodec{}.Decode(b)
+		if err != nil {
+			return sessionRecord{}, fmt.Errorf("decode session: %w", err)
+		}
+		rec := sessionRecord{Deadline: deadline.UnixNano()}
+		rec.User, _ = values[sessUser].(int64)
+		rec.Device, _ = values[sessDevice].(string)
+		rec.Seen, _ = values[sessSeen].(int64)
+		return rec, nil
+	}
+	rec, ok := parseRecord(b)
+	if !ok {
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return sessionRecord{}, fmt.Errorf("decode session: %w", err)
+		}
+	}
+	return rec, nil
 }
 
 // parseRecord reads the record as Encode writes it (known keys, integers,

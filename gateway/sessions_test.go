@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -116,4 +117,38 @@ func TestSessionCachesHearOfLogOutOnAnyNode(t *testing.T) {
 	storetest.WaitFor(t, time.Second, "the other node to refuse a session ended everywhere", func() bool {
 		return tablet.do("GET", "/api/me", nil).Status == 401
 	})
+}
+
+// The poll reads its session without scs: it refuses what requireUser
+// refuses, expires an idle session the same way, and never writes a cookie.
+func TestPollReadsItsSessionWithoutWritingIt(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{SessionIdle: time.Second}})
+	alice := e.signup("alice")
+	r := alice.do("GET", "/api/poll?timeout=0", nil)
+	if r.Status != 200 || r.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("poll: %d, Set-Cookie %q", r.Status, r.Header.Get("Set-Cookie"))
+	}
+	if r := alice.do("POST", "/api/poll", nil); r.Status != 405 {
+		t.Fatalf("POST /api/poll: %d %s", r.Status, r.Body)
+	}
+
+	anonymous := e.newClient()
+	if r := anonymous.do("GET", "/api/poll?timeout=0", nil); r.Status != 401 || r.errorCode() != "unauthorized" {
+		t.Fatalf("poll without a session: %d %s", r.Status, r.Body)
+	}
+	u, _ := url.Parse(e.http.URL)
+	anonymous.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "webchat_session", Value: "made-up"}})
+	if r := anonymous.do("GET", "/api/poll?timeout=0", nil); r.Status != 401 {
+		t.Fatalf("poll with a made-up session: %d %s", r.Status, r.Body)
+	}
+
+	// Idle past SessionIdle, with no poll either: the poll ends it, and the
+	// session is gone for every other request too.
+	time.Sleep(1500 * time.Millisecond)
+	if r := alice.do("GET", "/api/poll?timeout=0", nil); r.Status != 401 {
+		t.Fatalf("poll of an idle session: %d %s", r.Status, r.Body)
+	}
+	if r := alice.do("GET", "/api/me", nil); r.Status != 401 {
+		t.Fatalf("an idle session, after the poll refused it: %d", r.Status)
+	}
 }
