@@ -97,7 +97,7 @@ func (f *failDeliveries) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 // deliveringSend reports whether cmd runs the send script with delivery:
-// its keys include the client_id record, and it has the four delivery
+// its keys include the client_id record, and it has the five delivery
 // arguments after the ten of a send alone.
 func deliveringSend(cmd redis.Cmder) bool {
 	args := cmd.Args()
@@ -110,7 +110,7 @@ func deliveringSend(cmd redis.Cmder) bool {
 		s, _ := k.(string)
 		hasCid = hasCid || strings.Contains(s, "cid:{c:")
 	}
-	return hasCid && len(args)-3-nkeys == 14
+	return hasCid && len(args)-3-nkeys == 15
 }
 func (f *failDeliveries) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {

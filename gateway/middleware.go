@@ -128,16 +128,30 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			seen = time.Time{} // its device polled: refresh below
 		}
 		if now.Sub(seen) > time.Hour {
+			// The write re-creates the key: make sure, past this node's
+			// session cache, that no log-out deleted it meanwhile.
+			if exists, err := s.sessions.Exists(ctx, s.sm.Token(ctx)); err != nil || !exists {
+				if err == nil {
+					err = errUnauthorized
+				}
+				s.writeError(w, r, err)
+				return
+			}
 			s.sm.Put(ctx, sessSeen, now.UnixMilli())
 		}
-		st, ok := ctx.Value(keyState).(*reqState)
-		if !ok {
-			st = &reqState{}
-			r = r.WithContext(context.WithValue(ctx, keyState, st))
-		}
-		st.sess = session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}
-		next.ServeHTTP(w, r)
+		serveAs(session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}, next, w, r)
 	})
+}
+
+// serveAs serves the request as the session's user.
+func serveAs(sess session, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	st, ok := r.Context().Value(keyState).(*reqState)
+	if !ok {
+		st = &reqState{}
+		r = r.WithContext(context.WithValue(r.Context(), keyState, st))
+	}
+	st.sess = sess
+	next.ServeHTTP(w, r)
 }
 
 // idleTooLong reports whether a session last seen (by a request other than
@@ -187,18 +201,15 @@ func (s *Server) pollUser(next http.Handler) http.Handler {
 				if derr := s.sessions.DeleteCtx(ctx, c.Value); derr != nil {
 					s.log.Warn("delete idle session", "err", derr)
 				}
+				// As scs's Destroy: the browser forgets the cookie.
+				http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
+					HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.o.CookieSecure || s.viaHTTPS(r)})
 				err = errUnauthorized
 			}
 			s.writeError(w, r, err)
 			return
 		}
-		st, ok := ctx.Value(keyState).(*reqState)
-		if !ok {
-			st = &reqState{}
-			r = r.WithContext(context.WithValue(ctx, keyState, st))
-		}
-		st.sess = session{user: uid, device: rec.Device, token: c.Value}
-		next.ServeHTTP(w, r)
+		serveAs(session{user: uid, device: rec.Device, token: c.Value}, next, w, r)
 	})
 }
 

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -145,10 +146,51 @@ func TestPollReadsItsSessionWithoutWritingIt(t *testing.T) {
 	// Idle past SessionIdle, with no poll either: the poll ends it, and the
 	// session is gone for every other request too.
 	time.Sleep(1500 * time.Millisecond)
-	if r := alice.do("GET", "/api/poll?timeout=0", nil); r.Status != 401 {
-		t.Fatalf("poll of an idle session: %d %s", r.Status, r.Body)
+	if r := alice.do("GET", "/api/poll?timeout=0", nil); r.Status != 401 || !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("poll of an idle session: %d %s, Set-Cookie %q", r.Status, r.Body, r.Header.Get("Set-Cookie"))
 	}
 	if r := alice.do("GET", "/api/me", nil); r.Status != 401 {
 		t.Fatalf("an idle session, after the poll refused it: %d", r.Status)
+	}
+}
+
+// A node whose cached copy of a session missed its deletion must not bring
+// it back when it refreshes the session's hourly "seen" stamp.
+func TestSeenRefreshDoesNotRecreateADeletedSession(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice := e.signup("alice")
+	other := e.secondNode()
+	alice.e = other
+	ctx := context.Background()
+	u, _ := url.Parse(e.http.URL)
+	var key string
+	for _, c := range alice.hc.Jar.Cookies(u) {
+		if c.Name == "webchat_session" {
+			key = e.prefix + "session:" + c.Value
+		}
+	}
+	// Seen two hours ago (written behind the stores' backs).
+	b, err := e.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["s"] = time.Now().Add(-2 * time.Hour).UnixMilli()
+	b, _ = json.Marshal(rec)
+	if err := e.rdb.Set(ctx, key, b, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The other node's poll reads it (and keeps it); then it is deleted
+	// with no news reaching that node.
+	alice.mustDo("GET", "/api/poll?timeout=0", nil, 200, nil)
+	e.rdb.Del(ctx, key)
+	if r := alice.do("GET", "/api/me", nil); r.Status != 401 {
+		t.Fatalf("a deleted session answered %d", r.Status)
+	}
+	if n, _ := e.rdb.Exists(ctx, key).Result(); n != 0 {
+		t.Fatal("the deleted session was written back")
 	}
 }

@@ -30,6 +30,11 @@ type Sent struct {
 
 const maxRebuilds = 3
 
+// maxScriptFanout is the largest group the send script delivers to itself
+// on a single Redis; a larger one is delivered by a pipeline of scripts,
+// one per member, so that other clients' commands run between them.
+const maxScriptFanout = 512
+
 func (p *Plane) authKey(c Conv) (key, kind string) {
 	if c.IsGroup() {
 		return p.k.members(c.String()), "members"
@@ -66,7 +71,7 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind}
 	if p.single {
 		// One Redis: the script delivers too, in the same round trip.
-		args = append(args, p.kp, m.FromDevice, p.ttlMS(), p.o.InboxCap)
+		args = append(args, p.kp, m.FromDevice, p.ttlMS(), p.o.InboxCap, maxScriptFanout)
 	}
 
 	var res []any

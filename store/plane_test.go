@@ -190,3 +190,53 @@ func TestPlaneInstantPollIsNotMarkedWaiting(t *testing.T) {
 		}
 	}
 }
+
+// On a single Redis a group up to 512 members is delivered by the send
+// script itself; a larger one by a pipeline of delivery scripts. Both reach
+// every member's device once, and leave a client_id record of only its seq.
+func TestGroupSendDeliversInScriptOrByPipeline(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{40, 600} {
+		p, rdb, acc := newPlane(t, store.PlaneOptions{})
+		g := store.GroupID(7)
+		for i := 1; i <= n; i++ {
+			acc.members[g] = append(acc.members[g], store.UserID(i))
+			if err := p.RegisterDevice(ctx, store.UserID(i), "d"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conv := store.GroupConv(g)
+		if err := p.LoadScripts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rdb.ConfigResetStat(ctx)
+		sent, err := p.Send(ctx, store.Outgoing{From: 1, FromDevice: "d", Conv: conv, To: int64(g), Body: "hello all", ClientID: "c1"})
+		if err != nil || sent.Recipients != n {
+			t.Fatalf("%d members: sent %+v, %v", n, sent, err)
+		}
+		// The first call finds no members key and rebuilds it; then one
+		// script, or one more per member.
+		stats, _ := rdb.Info(ctx, "commandstats").Result()
+		want := "cmdstat_evalsha:calls=3,"
+		if n > 512 {
+			want = fmt.Sprintf("cmdstat_evalsha:calls=%d,", 3+n)
+		}
+		if !strings.Contains(stats, want) {
+			t.Fatalf("%d members: want %s in\n%s", n, want, stats)
+		}
+		prefix := p.Options().Prefix
+		for i := 2; i <= n; i++ {
+			inbox, err := rdb.LRange(ctx, fmt.Sprintf("%sinbox:{u:%d}:d", prefix, i), 0, -1).Result()
+			if err != nil || len(inbox) != 1 || !strings.Contains(inbox[0], `"body":"hello all"`) {
+				t.Fatalf("%d members: member %d's inbox %q %v", n, i, inbox, err)
+			}
+		}
+		if inbox, _ := rdb.LLen(ctx, prefix+"inbox:{u:1}:d").Result(); inbox != 0 {
+			t.Fatalf("%d members: the sending device got its own message", n)
+		}
+		rec, err := rdb.HGetAll(ctx, prefix+"cid:{c:"+conv.String()+"}:1:c1").Result()
+		if err != nil || len(rec) != 1 || rec["seq"] != "1" {
+			t.Fatalf("%d members: client_id record %v %v", n, rec, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -68,22 +69,18 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	return b, true, nil
 }
 
-// changed tells every node's cache (this one's first) that the sessions
-// changed or are gone, whether or not this store has a cache. It runs
-// after the write, so a node that reads a session again on the news reads
-// the new state.
-func (s *SessionStore) changed(ctx context.Context, tokens ...string) error {
-	pipe := s.rdb.Pipeline()
-	for _, t := range tokens {
-		if s.cache != nil {
-			s.cache.drop(t)
-		}
-		pipe.Publish(ctx, s.k.goneChannel(), t)
+// changed tells every node's cache (this one's first) that the session
+// changed or is gone, whether or not this store has a cache. It runs after
+// the write, so a node that reads the session again on the news reads the
+// new state. The write stands if the news is lost: other nodes' copies then
+// age out (sessionCacheAge) rather than the request failing half done.
+func (s *SessionStore) changed(ctx context.Context, token string) {
+	if s.cache != nil {
+		s.cache.drop(token)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return unavailable("announce session change", err)
+	if err := s.rdb.Publish(ctx, s.k.goneChannel(), token).Err(); err != nil {
+		slog.Warn("announce session change; other nodes' cached copies age out", "err", err)
 	}
-	return nil
 }
 
 // CommitCtx saves the session data until expiry.
@@ -95,7 +92,8 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	if err := s.rdb.Set(ctx, s.k.session(token), b, ttl).Err(); err != nil {
 		return unavailable("save session", err)
 	}
-	return s.changed(ctx, token)
+	s.changed(ctx, token)
+	return nil
 }
 
 // DeleteCtx removes the session.
@@ -103,7 +101,8 @@ func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
 	if err := s.rdb.Del(ctx, s.k.session(token)).Err(); err != nil {
 		return unavailable("delete session", err)
 	}
-	return s.changed(ctx, token)
+	s.changed(ctx, token)
+	return nil
 }
 
 // Exists reports whether the session still exists (a poll re-checks it

@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -19,11 +17,7 @@ func TestSessionCacheFollowsTheSubscription(t *testing.T) {
 	ctx := context.Background()
 	p, rdb, _ := newPlane(t, store.PlaneOptions{})
 	prefix := p.Options().Prefix
-	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribed(t, p)
 	s := store.NewSessionStore(rdb, prefix)
 	w.CacheSessions(s)
 	find := func(token string) bool {
@@ -72,11 +66,7 @@ func TestSessionCacheFollowsTheSubscription(t *testing.T) {
 func TestSessionCacheKeepsNoSessionPastItsExpiry(t *testing.T) {
 	ctx := context.Background()
 	p, rdb, _ := newPlane(t, store.PlaneOptions{})
-	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribed(t, p)
 	s := store.NewSessionStore(rdb, p.Options().Prefix)
 	w.CacheSessions(s)
 	if err := s.CommitCtx(ctx, "short", []byte("x"), time.Now().Add(300*time.Millisecond)); err != nil {

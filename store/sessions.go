@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,7 +56,8 @@ func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
 			pipe.Publish(ctx, p.k.goneChannel(), t)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return unavailable("announce ended sessions", err)
+			// As SessionStore.changed: other nodes' copies age out.
+			slog.Warn("announce ended sessions; other nodes' cached copies age out", "err", err)
 		}
 	}
 	devs, err := p.rdb.ZRange(ctx, p.k.devices(u), 0, -1).Result()

@@ -16,11 +16,7 @@ import (
 func TestWakeupsWakeEachWaiterOfTheDevice(t *testing.T) {
 	ctx := context.Background()
 	p, rdb, _ := newPlane(t, store.PlaneOptions{})
-	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribed(t, p)
 	a, b, c := w.Register(1, "d"), w.Register(1, "d"), w.Register(1, "d")
 	other := w.Register(1, "e")
 	w.Unregister(b)
@@ -54,11 +50,7 @@ func TestDeliveryHandsTheEventToTheWaitingPoll(t *testing.T) {
 	ctx := context.Background()
 	p, rdb, acc := newPlane(t, store.PlaneOptions{})
 	acc.friends[[2]store.UserID{1, 2}] = true
-	w, err := p.Subscribe(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribed(t, p)
 	p.RegisterDevice(ctx, 2, "b")
 	conv := store.DirectConv(1, 2)
 	send := func(body string) {
@@ -119,4 +111,15 @@ func TestDeliveryHandsTheEventToTheWaitingPoll(t *testing.T) {
 	if err != nil || st.Outcome != store.PollEvents || len(st.Events) != 1 || !strings.Contains(st.Events[0], `"body":"two"`) {
 		t.Fatalf("next poll: %+v %v", st, err)
 	}
+}
+
+// subscribed starts the plane's wake-up subscription, closed with the test.
+func subscribed(t *testing.T, p *store.Plane) *store.Wakeups {
+	t.Helper()
+	w, err := p.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
 }

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.NodeName != "" {
 		logger = logger.With("node", cfg.NodeName)
 	}
+	slog.SetDefault(logger) // for the store's few warnings that have no request
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -3,7 +3,9 @@
 -- ARGV: conv, from, to, type, body (JSON string), client_id, client_id
 --       (JSON string), history cap, cid ttl s, auth kind (pair | members),
 --       and to deliver in this script too: kp, the sending device, device
---       ttl ms, inbox cap (none: the caller delivers)
+--       ttl ms, inbox cap, most members (none: the caller delivers; a
+--       larger group too, so that one script does not hold Redis for
+--       thousands of pushes)
 -- Returns {status, msg, delivered, members, done, seq, recipients}: status
 -- is new, dup, nokey (rebuild auth from SQL and call again) or forbidden;
 -- delivered '1' when nothing is left to deliver.
@@ -54,12 +56,15 @@ if cid ~= '' then msg = msg .. ',"client_id":' .. ARGV[7] end
 msg = msg .. '}'
 redis.call('LPUSH', KEYS[2], msg)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[8]) - 1)
+-- The record keeps the message until delivery is done: a script that
+-- fails part-way (Redis out of memory, say) leaves it for the retry to
+-- deliver, rather than storing the message again under a new seq.
+if cid ~= '' then
+  redis.call('HSET', KEYS[4], 'seq', seq, 'msg', msg)
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
+end
 local kp = ARGV[11]
-if not kp then
-  if cid ~= '' then
-    redis.call('HSET', KEYS[4], 'seq', seq, 'msg', msg)
-    redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
-  end
+if not kp or #members > tonumber(ARGV[15]) then
   return {'new', msg, '0', members, {}}
 end
 
@@ -75,8 +80,5 @@ for _, r in ipairs(members) do
   push(kp, ut, kp .. 'evid:' .. ut, kp .. 'devices:' .. ut, payload, skip, now, ttl, cap)
   if r ~= from then count_unread(kp .. 'unread:' .. ut, conv, seq) end
 end
-if cid ~= '' then
-  redis.call('HSET', KEYS[4], 'seq', seq)
-  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
-end
+if cid ~= '' then redis.call('HDEL', KEYS[4], 'msg') end
 return {'new', msg, '1', {}, {}, '', #members}
