@@ -224,6 +224,22 @@ func TestSlowRedisTimesOutWithoutRunningAScriptTwice(t *testing.T) {
 	go sleeper.Do(context.Background(), "DEBUG", "SLEEP", "5")
 	storetest.WaitFor(t, 5*time.Second, "Redis to stall", func() bool { return probe.Ping(context.Background()).Err() != nil })
 	req := map[string]any{"to": bob.User.ID, "type": "single", "body": "during the stall", "client_id": "slow-1"}
+	// The send goes first, so that its script (its session may be in the
+	// node's cache) is written into the stall and times out before Redis
+	// runs it; then the crowd.
+	taken := func() uint32 { // connections handed out, by either pool
+		st := e.rdb.PoolStats()
+		n := st.Hits + st.Misses
+		if p := st.PipelineStats; p != nil {
+			n += p.Hits + p.Misses
+		}
+		return n
+	}
+	before := taken()
+	sent := make(chan response, 1)
+	start := time.Now()
+	go func() { sent <- alice.do("POST", "/api/messages", req) }()
+	storetest.WaitFor(t, 2*time.Second, "the send to take a connection", func() bool { return taken() > before })
 	const n = 20
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
@@ -237,8 +253,7 @@ func TestSlowRedisTimesOutWithoutRunningAScriptTwice(t *testing.T) {
 			durations[i] = time.Since(start)
 		}()
 	}
-	start := time.Now()
-	r := alice.do("POST", "/api/messages", req)
+	r := <-sent
 	took := time.Since(start)
 	wg.Wait()
 	if r.Status != 503 || took > 8*time.Second {
