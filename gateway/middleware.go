@@ -130,10 +130,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		if now.Sub(seen) > time.Hour {
 			// The write re-creates the key: make sure, past this node's
 			// session cache, that no log-out deleted it meanwhile.
-			if exists, err := s.sessions.Exists(ctx, s.sm.Token(ctx)); err != nil || !exists {
-				if err == nil {
-					err = errUnauthorized
-				}
+			if err := s.sessionInRedis(ctx, s.sm.Token(ctx)); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -141,6 +138,16 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		}
 		serveAs(session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}, next, w, r)
 	})
+}
+
+// sessionInRedis answers errUnauthorized unless the session exists in
+// Redis itself, whatever this node's session cache holds.
+func (s *Server) sessionInRedis(ctx context.Context, token string) error {
+	exists, err := s.sessions.Exists(ctx, token)
+	if err == nil && !exists {
+		err = errUnauthorized
+	}
+	return err
 }
 
 // serveAs serves the request as the session's user.
@@ -191,12 +198,13 @@ func (s *Server) pollUser(next http.Handler) http.Handler {
 		if found {
 			rec, err = decodeRecord(b)
 		}
-		if !found || err != nil || rec.User <= 0 || rec.Device == "" || time.Now().UnixNano() >= rec.Deadline {
+		now := time.Now()
+		if !found || err != nil || rec.User <= 0 || rec.Device == "" || now.UnixNano() >= rec.Deadline {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
 		uid := store.UserID(rec.User)
-		if idle, err := s.idleTooLong(ctx, uid, rec.Device, time.UnixMilli(rec.Seen), time.Now()); err != nil || idle {
+		if idle, err := s.idleTooLong(ctx, uid, rec.Device, time.UnixMilli(rec.Seen), now); err != nil || idle {
 			if idle {
 				if derr := s.sessions.DeleteCtx(ctx, c.Value); derr != nil {
 					s.log.Warn("delete idle session", "err", derr)

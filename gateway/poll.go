@@ -114,11 +114,7 @@ func (s *Server) handlePoll() http.Handler {
 				return
 			case store.PollGone:
 				// Logged out (401), or dropped while waiting: enter afresh.
-				exists, xerr := s.sessions.Exists(ctx, me.token)
-				if xerr == nil && !exists {
-					xerr = errUnauthorized
-				}
-				if xerr != nil {
+				if xerr := s.sessionInRedis(ctx, me.token); xerr != nil {
 					s.answerPoll(w, r, "error", nil, xerr)
 					return
 				}
@@ -175,14 +171,13 @@ func (s *Server) handlePoll() http.Handler {
 // session still exists; if not, it removes the device (which a poll may
 // just have entered again) and answers errUnauthorized.
 func (s *Server) liveSession(ctx context.Context, me session) error {
-	exists, err := s.sessions.Exists(ctx, me.token)
-	if err != nil || exists {
-		return err
+	err := s.sessionInRedis(ctx, me.token)
+	if err == errUnauthorized {
+		if uerr := s.plane.UnregisterDevice(ctx, me.user, me.device); uerr != nil {
+			return uerr
+		}
 	}
-	if err := s.plane.UnregisterDevice(ctx, me.user, me.device); err != nil {
-		return err
-	}
-	return errUnauthorized
+	return err
 }
 
 // wait waits one slice for the device's inbox, registered for drain and
