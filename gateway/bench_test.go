@@ -114,6 +114,7 @@ func newRTNode(tb testing.TB) *rtNode {
 	prefix := storetest.Prefix(tb)
 	graph := storetest.NewGraph(tb)
 	plane := store.NewPlane(rdb, block, graph, store.PlaneOptions{Prefix: prefix, InboxCap: 1 << 30})
+	tb.Cleanup(plane.Close)
 	if err := plane.LoadScripts(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

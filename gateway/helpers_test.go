@@ -96,6 +96,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		graph = storetest.NewGraph(t)
 	}
 	plane := store.NewPlane(rdb, block, graph, o.plane)
+	t.Cleanup(plane.Close)
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
 	var sessions *store.SessionStore
 	sessions, o.gateway.Wakeups = nodeSubscription(t, plane, rdb, prefix, o.pollWait)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,7 +82,8 @@ func TestClientIDRetryIsStoredAndDeliveredOnce(t *testing.T) {
 // failDeliveries fails the delivery step while armed, as if Redis went
 // away after the history script: on a cluster, the delivery pipeline; on a
 // single Redis, where the send script delivers too, the script's reply
-// after it ran.
+// after it ran. (Scripts are sent in pipelines, with other requests' calls:
+// a pipeline holding a send script runs, and only the send's reply fails.)
 type failDeliveries struct{ armed atomic.Bool }
 
 func (f *failDeliveries) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -97,31 +99,54 @@ func (f *failDeliveries) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 
 // deliveringSend reports whether cmd runs the send script with delivery:
-// its keys include the client_id record, and it has the five delivery
-// arguments after the ten of a send alone.
+// it has the five delivery arguments after the ten of a send alone.
 func deliveringSend(cmd redis.Cmder) bool {
+	n, ok := sendScriptArgs(cmd)
+	return ok && n == 15
+}
+
+// sendScript reports whether cmd runs the send script, delivering or not.
+func sendScript(cmd redis.Cmder) bool {
+	_, ok := sendScriptArgs(cmd)
+	return ok
+}
+
+// sendScriptArgs reports whether cmd runs the send script (its keys
+// include the client_id record) and how many arguments it has.
+func sendScriptArgs(cmd redis.Cmder) (int, bool) {
 	args := cmd.Args()
 	if len(args) < 3 || (cmd.Name() != "evalsha" && cmd.Name() != "eval") {
-		return false
+		return 0, false
 	}
 	nkeys, _ := args[2].(int)
-	hasCid := false
 	for _, k := range args[3:min(len(args), 3+nkeys)] {
-		s, _ := k.(string)
-		hasCid = hasCid || strings.Contains(s, "cid:{c:")
+		if s, _ := k.(string); strings.Contains(s, "cid:{c:") {
+			return len(args) - 3 - nkeys, true
+		}
 	}
-	return hasCid && len(args)-3-nkeys == 15
+	return 0, false
 }
+
 func (f *failDeliveries) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if f.armed.Load() {
-			err := errors.New("injected: connection lost")
+		if !f.armed.Load() {
+			return next(ctx, cmds)
+		}
+		err := errors.New("injected: connection lost")
+		if !slices.ContainsFunc(cmds, sendScript) {
+			// The cluster's delivery pipeline: it never reaches Redis.
 			for _, c := range cmds {
 				c.SetErr(err)
 			}
 			return err
 		}
-		return next(ctx, cmds)
+		next(ctx, cmds)
+		for _, c := range cmds {
+			if c.Err() == nil && deliveringSend(c) {
+				c.SetErr(err)
+			}
+		}
+		return nil
 	}
 }
 

@@ -78,6 +78,7 @@ func newBenchPlane(tb testing.TB, members []store.UserID) *benchPlane {
 	// Inboxes are emptied by the benchmarks themselves: a cap would drop
 	// the devices halfway and make the rest of the run cheaper.
 	p := store.NewPlane(rdb, block, benchRights{members}, store.PlaneOptions{Prefix: prefix, InboxCap: 1 << 30})
+	tb.Cleanup(p.Close)
 	if err := p.LoadScripts(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

@@ -20,6 +20,12 @@ type PlaneOptions struct {
 	MaxDevices  int           // devices per user, default 10
 	PollBatch   int           // events per poll answer, default 100
 	ClientIDTTL time.Duration // how long a client_id is remembered, default 24 h
+	// Flushers send the scripts' calls, each a pipeline at a time, default 1.
+	Flushers int
+	// CallWait is how long a script call waits for a free flusher before
+	// it fails unsent, default 4 s: give it the client's read timeout and
+	// a little more, as a pool's wait for a connection.
+	CallWait time.Duration
 }
 
 func (o *PlaneOptions) defaults() {
@@ -43,6 +49,12 @@ func (o *PlaneOptions) defaults() {
 	}
 	if o.ClientIDTTL <= 0 {
 		o.ClientIDTTL = 24 * time.Hour
+	}
+	if o.Flushers <= 0 {
+		o.Flushers = 1
+	}
+	if o.CallWait <= 0 {
+		o.CallWait = 4 * time.Second
 	}
 }
 
@@ -72,14 +84,22 @@ type Plane struct {
 	// single: one Redis, not a cluster, so the send script may touch the
 	// recipients' keys and deliver in the same call.
 	single bool
+	batch  *batcher
 }
 
-// NewPlane returns a plane over the given clients. It does no I/O.
+// NewPlane returns a plane over the given clients. It does no I/O; it
+// starts the goroutines that send script calls, which Close stops.
 func NewPlane(rdb, block redis.UniversalClient, access Access, o PlaneOptions) *Plane {
 	o.defaults()
 	_, cluster := rdb.(*redis.ClusterClient)
-	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: loadScripts(), kp: o.Prefix, single: !cluster}
+	s := loadScripts()
+	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: s, kp: o.Prefix, single: !cluster,
+		batch: newBatcher(s, rdb, o.Flushers, o.CallWait)}
 }
+
+// Close stops the plane once the script calls already sent are answered;
+// later calls fail. It does not close the clients.
+func (p *Plane) Close() { p.batch.close() }
 
 // Options returns the options in force.
 func (p *Plane) Options() PlaneOptions { return p.o }
@@ -104,9 +124,9 @@ func (p *Plane) Ping(ctx context.Context) error {
 
 func (p *Plane) ttlMS() int64 { return p.o.DeviceTTL.Milliseconds() }
 
-// run runs one script; go-redis falls back from EVALSHA to EVAL on NOSCRIPT.
+// run runs one script, sent with the other requests' calls (batcher).
 func (p *Plane) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
-	v, err := sc.Run(ctx, p.rdb, keys, args...).Result()
+	v, err := p.batch.run(ctx, sc, keys, args...)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}

@@ -40,7 +40,9 @@ func newPlane(t *testing.T, o store.PlaneOptions) (*store.Plane, *redis.Client, 
 	t.Cleanup(func() { rdb.Close() })
 	o.Prefix = storetest.Prefix(t)
 	acc := &fakeAccess{friends: map[[2]store.UserID]bool{}, members: map[store.GroupID][]store.UserID{}}
-	return store.NewPlane(rdb, rdb, acc, o), rdb, acc
+	p := store.NewPlane(rdb, rdb, acc, o)
+	t.Cleanup(p.Close)
+	return p, rdb, acc
 }
 
 func TestPlaneSendPollAck(t *testing.T) {
@@ -131,6 +133,7 @@ func TestPlaneCommandsPerMessage(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	acc := &fakeAccess{friends: map[[2]store.UserID]bool{{1, 2}: true}, members: map[store.GroupID][]store.UserID{}}
 	p := store.NewPlane(rdb, rdb, acc, store.PlaneOptions{Prefix: "wc:"})
+	t.Cleanup(p.Close)
 	conv := store.DirectConv(1, 2)
 	p.RegisterDevice(ctx, 2, "b")
 	p.RegisterDevice(ctx, 1, "a")

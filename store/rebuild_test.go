@@ -50,6 +50,7 @@ func TestRebuildRacingARevokeKeepsTheRightRevoked(t *testing.T) {
 	fake := &fakeAccess{friends: map[[2]store.UserID]bool{}, members: map[store.GroupID][]store.UserID{}}
 	acc := &racingAccess{fakeAccess: fake}
 	p := store.NewPlane(rdb, rdb, acc, store.PlaneOptions{Prefix: prefix})
+	t.Cleanup(p.Close)
 
 	t.Run("unfriend", func(t *testing.T) {
 		conv := store.DirectConv(1, 2)

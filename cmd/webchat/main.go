@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	plane := store.NewPlane(rdb, block, graph, store.PlaneOptions{
 		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
 	})
+	defer plane.Close()
 	if err := plane.LoadScripts(ctx); err != nil {
 		return err
 	}
