@@ -133,8 +133,9 @@ func (f *failDeliveries) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 			return next(ctx, cmds)
 		}
 		err := errors.New("injected: connection lost")
-		if !slices.ContainsFunc(cmds, sendScript) {
+		if name := cmds[0].Name(); (name == "evalsha" || name == "eval") && !slices.ContainsFunc(cmds, sendScript) {
 			// The cluster's delivery pipeline: it never reaches Redis.
+			// (Not a pipeline of SCRIPT LOAD after a NOSCRIPT.)
 			for _, c := range cmds {
 				c.SetErr(err)
 			}
