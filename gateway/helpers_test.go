@@ -152,6 +152,7 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 func nodeSubscription(t testing.TB, plane *store.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *store.SessionStore, wakeups *store.Wakeups) {
 	sub := subscribe(t, plane)
 	sessions = store.NewSessionStore(rdb, prefix)
+	sessions.ReadWith(plane)
 	sub.CacheSessions(sessions)
 	if pollWait == "subscribe" {
 		wakeups = sub

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -20,6 +21,7 @@ type SessionStore struct {
 	rdb   redis.UniversalClient
 	k     keys
 	cache *sessionCache // nil: every request reads Redis
+	batch *batcher      // set: the cache's reads leave with the plane's script calls
 }
 
 // goneChannel carries the tokens of sessions changed or deleted, to every
@@ -33,6 +35,13 @@ func NewSessionStore(rdb redis.UniversalClient, prefix string) *SessionStore {
 	}
 	return &SessionStore{rdb: rdb, k: keys{prefix}}
 }
+
+// ReadWith sends the reads that fill the session cache with p's script
+// calls, in the pipelines that leave for Redis with every request's calls,
+// rather than each in a round trip of its own. (A node re-reads each
+// active session every few seconds: at 5,000 users, about 1,000 reads a
+// second.)
+func (s *SessionStore) ReadWith(p *Plane) { s.batch = p.batch }
 
 // FindCtx returns the session data for token, if it exists.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
@@ -52,6 +61,23 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	epoch := s.cache.begin()
 	// The expiry too, in the same round trip: a cached session must not
 	// outlive the key.
+	if s.batch != nil {
+		v, err := s.batch.run(ctx, s.batch.s.session, []string{s.k.session(token)})
+		if errors.Is(err, redis.Nil) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, unavailable("find session", err)
+		}
+		rec, _ := v.([]any)
+		if len(rec) != 2 {
+			return nil, false, unavailable("find session", fmt.Errorf("unexpected reply %v", v))
+		}
+		b, _ := rec[0].(string)
+		ttl, _ := rec[1].(int64)
+		s.cache.put(token, []byte(b), time.Duration(ttl)*time.Millisecond, epoch)
+		return []byte(b), true, nil
+	}
 	pipe := s.rdb.Pipeline()
 	get := pipe.Get(ctx, s.k.session(token))
 	ttl := pipe.PTTL(ctx, s.k.session(token))

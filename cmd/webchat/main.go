@@ -90,6 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer sub.Close()
 	sessions := store.NewSessionStore(rdb, cfg.RedisPrefix)
+	sessions.ReadWith(plane)
 	sub.CacheSessions(sessions)
 	var wakeups *store.Wakeups
 	if cfg.PollWait == "subscribe" {
