@@ -18,10 +18,10 @@ type waitingPoll struct {
 	waiter *store.Waiter
 }
 
-// parseTimeout reads the poll's wait: whole seconds, default POLL_TIMEOUT,
-// 0 answers at once, above the maximum is taken as the maximum.
-func (s *Server) parseTimeout(r *http.Request) (time.Duration, error) {
-	v := r.URL.Query().Get("timeout")
+// parseTimeout reads the poll's wait (the timeout parameter, v): whole
+// seconds, default POLL_TIMEOUT, 0 answers at once, above the maximum is
+// taken as the maximum.
+func (s *Server) parseTimeout(v string) (time.Duration, error) {
 	if v == "" {
 		return s.o.PollTimeout, nil
 	}
@@ -59,12 +59,13 @@ func (s *Server) handlePoll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		me := currentSession(ctx)
-		timeout, err := s.parseTimeout(r)
+		q := r.URL.Query() // parsed once: it allocates
+		timeout, err := s.parseTimeout(q.Get("timeout"))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		cursor, err := parseCursor(r.URL.Query().Get("cursor"), me.device)
+		cursor, err := parseCursor(q.Get("cursor"), me.device)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -67,8 +67,8 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		}
 	}
 	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID)}
-	args := []any{conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
-		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind}
+	args := append(make([]any, 0, 15), conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
+		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind) // room for the delivery's five
 	if p.single {
 		// One Redis: the script delivers too, in the same round trip.
 		args = append(args, p.kp, m.FromDevice, p.ttlMS(), p.o.InboxCap, maxScriptFanout)
