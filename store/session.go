@@ -21,7 +21,7 @@ type SessionStore struct {
 	rdb   redis.UniversalClient
 	k     keys
 	cache *sessionCache // nil: every request reads Redis
-	batch *batcher      // set: the cache's reads leave with the plane's script calls
+	batch *batcher      // set: the cache's reads leave with the plane's script calls (ReadWith)
 }
 
 // goneChannel carries the tokens of sessions changed or deleted, to every
@@ -59,40 +59,30 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 		return b, true, nil
 	}
 	epoch := s.cache.begin()
-	// The expiry too, in the same round trip: a cached session must not
-	// outlive the key.
+	// The expiry too, in the same call: a cached session must not outlive
+	// the key.
+	keys := []string{s.k.session(token)}
+	var v any
+	var err error
 	if s.batch != nil {
-		v, err := s.batch.run(ctx, s.batch.s.session, []string{s.k.session(token)})
-		if errors.Is(err, redis.Nil) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, unavailable("find session", err)
-		}
-		rec, _ := v.([]any)
-		if len(rec) != 2 {
-			return nil, false, unavailable("find session", fmt.Errorf("unexpected reply %v", v))
-		}
-		b, _ := rec[0].(string)
-		ttl, _ := rec[1].(int64)
-		s.cache.put(token, []byte(b), time.Duration(ttl)*time.Millisecond, epoch)
-		return []byte(b), true, nil
+		v, err = s.batch.run(ctx, readSession, keys)
+	} else {
+		v, err = readSession.Run(ctx, s.rdb, keys).Result()
 	}
-	pipe := s.rdb.Pipeline()
-	get := pipe.Get(ctx, s.k.session(token))
-	ttl := pipe.PTTL(ctx, s.k.session(token))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, false, unavailable("find session", err)
-	}
-	b, err := get.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, unavailable("find session", err)
 	}
-	s.cache.put(token, b, ttl.Val(), epoch)
-	return b, true, nil
+	rec, _ := v.([]any)
+	if len(rec) != 2 {
+		return nil, false, unavailable("find session", fmt.Errorf("unexpected reply %v", v))
+	}
+	b, _ := rec[0].(string)
+	ttl, _ := rec[1].(int64)
+	s.cache.put(token, []byte(b), time.Duration(ttl)*time.Millisecond, epoch)
+	return []byte(b), true, nil
 }
 
 // changed tells every node's cache (this one's first) that the session

@@ -63,11 +63,11 @@ func TestSessionCacheFollowsTheSubscription(t *testing.T) {
 }
 
 // A session whose key expires is not answered from memory after that,
-// whether the cache reads it in a round trip of its own or with the
+// whether the cache reads it in a call of its own or with the
 // plane's script calls.
 func TestSessionCacheKeepsNoSessionPastItsExpiry(t *testing.T) {
 	for _, batched := range []bool{false, true} {
-		t.Run(map[bool]string{false: "own round trip", true: "with the plane's calls"}[batched], func(t *testing.T) {
+		t.Run(map[bool]string{false: "alone", true: "with the plane's calls"}[batched], func(t *testing.T) {
 			ctx := context.Background()
 			p, rdb, _ := newPlane(t, store.PlaneOptions{})
 			w := subscribed(t, p)
