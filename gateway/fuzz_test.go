@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,6 +58,23 @@ func FuzzParseCursor(f *testing.F) {
 		}
 		if n < 0 || formatCursor("abcd", n) != c {
 			t.Fatalf("accepted %q as %d", c, n)
+		}
+	})
+}
+
+// FuzzPollQuery: the poll reads its parameters as url.URL.Query().Get
+// would, whatever the query.
+func FuzzPollQuery(f *testing.F) {
+	for _, s := range []string{"", "timeout=5&cursor=abcd-3", "cursor=abcd-3&timeout=0", "timeout=1&timeout=2",
+		"timeout=%zz&timeout=3", "timeout;=1&timeout=2", "a=1&&cursor=x%2By+z", "%74imeout=4", "cursor", "cursor=&cursor=1",
+		"timeout=1;cursor=2", "=&=", "timeout=%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw)
+		timeout, cursor := pollQuery(raw)
+		if timeout != q.Get("timeout") || cursor != q.Get("cursor") {
+			t.Fatalf("pollQuery(%q) = %q, %q; url.ParseQuery gives %q, %q", raw, timeout, cursor, q.Get("timeout"), q.Get("cursor"))
 		}
 	})
 }

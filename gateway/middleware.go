@@ -47,10 +47,11 @@ func (s *Server) requestMeta(next http.Handler) http.Handler {
 		if id == "" || len(id) > 64 {
 			id = randomHex(8)
 		}
-		if s.o.NodeName != "" {
-			w.Header().Set("X-Webchat-Node", s.o.NodeName)
+		h := w.Header()
+		if s.nodeHeader != nil {
+			h["X-Webchat-Node"] = s.nodeHeader
 		}
-		w.Header().Set("X-Request-Id", id)
+		h["X-Request-Id"] = []string{id}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyState, &reqState{id: id})))
 	})
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,44 @@ func (s *Server) parseTimeout(v string) (time.Duration, error) {
 	return min(time.Duration(n)*time.Second, s.o.MaxPollTimeout), nil
 }
 
+// pollQuery returns the poll's two parameters from its raw query as
+// r.URL.Query().Get would (the first well-formed pair of each name wins;
+// a pair with a bad escape or a semicolon is ignored), without building
+// the map of every parameter that Query allocates on each poll.
+func pollQuery(raw string) (timeout, cursor string) {
+	var haveTimeout, haveCursor bool
+	for raw != "" && !(haveTimeout && haveCursor) {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := queryUnescape(k)
+		if err != nil || !(k == "timeout" && !haveTimeout || k == "cursor" && !haveCursor) {
+			continue
+		}
+		if v, err = queryUnescape(v); err != nil {
+			continue
+		}
+		if k == "timeout" {
+			timeout, haveTimeout = v, true
+		} else {
+			cursor, haveCursor = v, true
+		}
+	}
+	return timeout, cursor
+}
+
+// queryUnescape is url.QueryUnescape, which it calls only when s holds
+// something to unescape.
+func queryUnescape(s string) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
 // formatCursor and parseCursor: the cursor is opaque to clients; it names
 // the device and the highest event id the client has.
 func formatCursor(dev string, id int64) string { return dev + "-" + itoa(id) }
@@ -59,13 +98,13 @@ func (s *Server) handlePoll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		me := currentSession(ctx)
-		q := r.URL.Query() // parsed once: it allocates
-		timeout, err := s.parseTimeout(q.Get("timeout"))
+		qTimeout, qCursor := pollQuery(r.URL.RawQuery)
+		timeout, err := s.parseTimeout(qTimeout)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		cursor, err := parseCursor(q.Get("cursor"), me.device)
+		cursor, err := parseCursor(qCursor, me.device)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

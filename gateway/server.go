@@ -88,6 +88,8 @@ type Server struct {
 	polls    map[*waitingPoll]struct{}
 	nPolls   atomic.Int64
 
+	nodeHeader []string // X-Webchat-Node's value, shared by every answer
+
 	dummyOnce sync.Once
 	dummy     []byte
 }
@@ -98,6 +100,9 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 	s := &Server{
 		log: logger, graph: graph, plane: plane, sessions: sessions, o: o,
 		polls: map[*waitingPoll]struct{}{},
+	}
+	if o.NodeName != "" {
+		s.nodeHeader = []string{o.NodeName}
 	}
 	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) })
 	if o.RateSend > 0 {
