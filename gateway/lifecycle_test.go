@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,10 +56,27 @@ func TestMetricsExposeTheCore(t *testing.T) {
 		"webchat_delivery_latency_seconds_count 1",
 		"webchat_message_fanout_count 1",
 		`webchat_http_requests_total{route="/api/messages",status="201"} 1`,
+		"webchat_redis_calls_abandoned_total 0",
+		"webchat_redis_calls_queued 0",
 	} {
 		if !strings.Contains(string(r.Body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The send and the polls went to Redis in the plane's pipelines.
+	counter := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(r.Body)
+		if m == nil {
+			t.Fatalf("/metrics lacks %s", name)
+		}
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	if pipes, calls := counter("webchat_redis_pipelines_total"), counter("webchat_redis_pipelined_calls_total"); pipes < 1 || calls < 3 || calls < pipes {
+		t.Errorf("%v pipelines of %v script calls after a send and two polls", pipes, calls)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"webchat/store"
 )
 
 // metrics are the node's Prometheus metrics.
@@ -21,8 +23,9 @@ type metrics struct {
 }
 
 // newMetrics registers the node's metrics; waiting reads the number of
-// waiting polls the server already keeps, rather than a second count.
-func newMetrics(reg prometheus.Registerer, waiting func() float64) *metrics {
+// waiting polls the server already keeps, rather than a second count, and
+// batch the plane's batched script calls.
+func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() store.BatchStats) *metrics {
 	m := &metrics{
 		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webchat_polls_waiting", Help: "Polls waiting on this node.",
@@ -45,7 +48,20 @@ func newMetrics(reg prometheus.Registerer, waiting func() float64) *metrics {
 			Name: "webchat_http_requests_total", Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
 	}
-	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests)
+	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webchat_redis_pipelines_total", Help: "Pipelines of script calls sent to Redis (all requests' calls that were waiting go together).",
+		}, func() float64 { return float64(batch().Pipelines) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webchat_redis_pipelined_calls_total", Help: "Script calls sent in those pipelines; divided by the pipelines, the mean batch.",
+		}, func() float64 { return float64(batch().Calls) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webchat_redis_calls_abandoned_total", Help: "Script calls given up before they were sent: their request ended, or they waited CallWait (4 s), or the node was stopping.",
+		}, func() float64 { return float64(batch().Abandoned) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "webchat_redis_calls_queued", Help: "Script calls waiting to be sent to Redis now.",
+		}, func() float64 { return float64(batch().Queued) }),
+	)
 	return m
 }
 

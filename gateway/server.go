@@ -104,7 +104,7 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 	if o.NodeName != "" {
 		s.nodeHeader = []string{o.NodeName}
 	}
-	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) })
+	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) }, plane.BatchStats)
 	if o.RateSend > 0 {
 		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}

@@ -43,6 +43,23 @@ type batcher struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
+
+	// For BatchStats: pipelines and calls sent, calls given up unsent.
+	pipelines, sent, abandoned atomic.Uint64
+}
+
+// BatchStats describes the plane's batched script calls, for metrics:
+// Calls/Pipelines is the mean batch, and Abandoned calls mean Redis, or
+// the node, is not keeping up.
+type BatchStats struct {
+	Pipelines uint64 // pipelines sent
+	Calls     uint64 // script calls sent in them
+	Abandoned uint64 // calls given up before they were sent (request ended, CallWait passed, plane closed)
+	Queued    int    // calls waiting to be sent now
+}
+
+func (b *batcher) stats() BatchStats {
+	return BatchStats{Pipelines: b.pipelines.Load(), Calls: b.sent.Load(), Abandoned: b.abandoned.Load(), Queued: len(b.calls)}
 }
 
 // maxBatch bounds the calls in one pipeline (a bigger backlog leaves in
@@ -81,6 +98,7 @@ func (b *batcher) run(ctx context.Context, sc *redis.Script, keys []string, args
 	c := &batchCall{evalCall: evalCall{script: sc, keys: keys, args: args}, done: make(chan struct{})}
 	select {
 	case <-b.quit:
+		b.abandoned.Add(1)
 		return nil, errPlaneClosed
 	default:
 	}
@@ -103,14 +121,16 @@ func (b *batcher) run(ctx context.Context, sc *redis.Script, keys []string, args
 			<-c.done // sent: wait for what Redis answers
 			return c.cmd.Result()
 		}
-		return nil, err // queued, but not yet sent: it never will be
+		// Queued, but not yet sent: it never will be.
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err = ctx.Err()
 	case <-t.C:
-		return nil, errNoWorker
+		err = errNoWorker
 	case <-b.quit:
-		return nil, errPlaneClosed
+		err = errPlaneClosed
 	}
+	b.abandoned.Add(1)
+	return nil, err
 }
 
 // flush sends the waiting calls, a pipeline at a time, until close.
@@ -144,6 +164,8 @@ func (b *batcher) flush() {
 			}
 		}
 		if len(calls) > 0 {
+			b.pipelines.Add(1)
+			b.sent.Add(uint64(len(calls)))
 			// Each call's reply or error is in its cmd.
 			b.s.runPipelined(ctx, b.rdb, calls)
 		}

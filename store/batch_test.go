@@ -129,6 +129,9 @@ func TestBatcherSendsTheCallsThatWaitedInOnePipeline(t *testing.T) {
 	if sizes := hook.sizes(); fmt.Sprint(sizes) != fmt.Sprint([]int{1, n}) {
 		t.Fatalf("pipelines of %v commands, want [1 %d]", sizes, n)
 	}
+	if st, want := b.Stats(), (store.BatchStats{Pipelines: 2, Calls: n + 1}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
 }
 
 func TestBatcherKeepsEachCallsErrorToItself(t *testing.T) {
@@ -178,6 +181,10 @@ func TestBatcherNeverSendsACallItsCallerGaveUp(t *testing.T) {
 	}
 	if n, _ := rdb.Get(ctx, key).Int(); n != 1 {
 		t.Fatalf("the script ran %d times on the key, want 1", n)
+	}
+	// Sent: the held call and the later one; given up: the other two.
+	if st, want := b.Stats(), (store.BatchStats{Pipelines: 2, Calls: 2, Abandoned: 2}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
 	}
 }
 

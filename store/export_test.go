@@ -31,3 +31,6 @@ func (b *batcher) Close() { b.close() }
 
 // Queued is how many calls wait for a flusher.
 func (b *batcher) Queued() int { return len(b.calls) }
+
+// Stats is what the plane's BatchStats reports for this batcher.
+func (b *batcher) Stats() BatchStats { return b.stats() }

@@ -101,6 +101,9 @@ func NewPlane(rdb, block redis.UniversalClient, access Access, o PlaneOptions) *
 // later calls fail. It does not close the clients.
 func (p *Plane) Close() { p.batch.close() }
 
+// BatchStats reports the plane's batched script calls so far.
+func (p *Plane) BatchStats() BatchStats { return p.batch.stats() }
+
 // Options returns the options in force.
 func (p *Plane) Options() PlaneOptions { return p.o }
 
