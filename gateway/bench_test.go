@@ -68,15 +68,32 @@ func (h *rtHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.total.Add(1)
-		if t, ok := ctx.Value(rtKey{}).(*rtTally); ok {
-			t.mu.Lock()
-			t.trips++
-			t.cmds += len(cmds)
-			t.names = append(t.names, rtPipelineName(cmds))
-			t.mu.Unlock()
+		if callers := store.BatchedCallers(ctx); callers != nil {
+			// The plane's batcher sent several requests' calls together:
+			// the pipeline is one round trip for each request in it.
+			mine := map[*rtTally][]redis.Cmder{}
+			for i, c := range callers {
+				if t, ok := c.Value(rtKey{}).(*rtTally); ok {
+					mine[t] = append(mine[t], cmds[i])
+				}
+			}
+			for t, cs := range mine {
+				t.credit(cs)
+			}
+		} else if t, ok := ctx.Value(rtKey{}).(*rtTally); ok {
+			t.credit(cmds)
 		}
 		return next(ctx, cmds)
 	}
+}
+
+// credit counts one round trip of cmds.
+func (t *rtTally) credit(cmds []redis.Cmder) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.trips++
+	t.cmds += len(cmds)
+	t.names = append(t.names, rtPipelineName(cmds))
 }
 
 func rtName(c redis.Cmder) string { return strings.ToUpper(c.Name()) }
@@ -337,6 +354,10 @@ func TestRedisRoundTrips(t *testing.T) {
 		}
 	}
 	for _, r := range rows {
+		// Every row but the last two reaches Redis: none can be free.
+		if r.Target > 0 && r.Trips == 0 {
+			t.Errorf("%s: no round trip counted: the hook misses some of Redis's traffic", r.Request)
+		}
 		if r.Target > 0 && r.Trips > r.Target {
 			msg := fmt.Sprintf("%s: %d round trips, target %d", r.Request, r.Trips, r.Target)
 			if os.Getenv("WEBCHAT_ROUNDTRIPS_STRICT") == "1" {

@@ -95,7 +95,7 @@ func (b *batcher) close() {
 
 // run runs one script call with the others waiting and returns its reply.
 func (b *batcher) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
-	c := &batchCall{evalCall: evalCall{script: sc, keys: keys, args: args}, done: make(chan struct{})}
+	c := &batchCall{evalCall: evalCall{script: sc, keys: keys, args: args, caller: ctx}, done: make(chan struct{})}
 	select {
 	case <-b.quit:
 		b.abandoned.Add(1)

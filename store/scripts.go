@@ -110,6 +110,18 @@ type evalCall struct {
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
+	caller context.Context // the caller's context when the batcher sends it
+}
+
+type batchedKey struct{}
+
+// BatchedCallers returns, for a Redis hook, the contexts of the calls in a
+// pipeline the batcher sent, in the order of the pipeline's commands (the
+// pipeline's own context is the batcher's); nil for anything else. It lets
+// a hook credit each command to the request that made it.
+func BatchedCallers(ctx context.Context) []context.Context {
+	callers, _ := ctx.Value(batchedKey{}).([]context.Context)
+	return callers
 }
 
 // runPipelined runs calls as pipelined EVALSHA. go-redis does not fall back
@@ -118,6 +130,14 @@ type evalCall struct {
 // error is in its cmd; the returned error is the first failure, if any.
 func (s *scripts) runPipelined(ctx context.Context, rdb redis.UniversalClient, calls []*evalCall) error {
 	exec := func(cs []*evalCall) {
+		ctx := ctx
+		if cs[0].caller != nil {
+			callers := make([]context.Context, len(cs))
+			for i, c := range cs {
+				callers[i] = c.caller
+			}
+			ctx = context.WithValue(ctx, batchedKey{}, callers)
+		}
 		pipe := rdb.Pipeline()
 		for _, c := range cs {
 			c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
