@@ -26,11 +26,15 @@ import (
 // time anyway, and fewer, fuller pipelines cost less.
 //
 // A call waits to be sent until its context ends or maxWait passes (as it
-// would for a pool connection), and is then dropped unsent. Once sent, it
-// is waited for whatever its context does, bounded by the client's read
-// timeout: its caller learns what Redis answered. Each call's reply and
-// error are its own; a failed round trip fails every call in it, as it
-// would have failed each alone.
+// would for a pool connection), and is then dropped unsent: the flusher
+// checks both as it takes the call, so a caller waits on one channel only
+// (a select over its context, a timer and the plane's closing cost about
+// 7% of the node's CPU at 4,000 msg/s) and learns it was dropped when the
+// flusher reaches it, within a round trip. Once sent, a call is waited for
+// whatever its context does, bounded by the client's read timeout: its
+// caller learns what Redis answered. Each call's reply and error are its
+// own; a failed round trip fails every call in it, as it would have failed
+// each alone.
 //
 // The flushers' go-redis call stacks stay on the flushers, so they also do
 // what OffloadHook does for other commands: a waiting poll's goroutine
@@ -43,6 +47,11 @@ type batcher struct {
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
+
+	// mu orders enqueueing against close: once closed is set, no call
+	// enters the queue, and the flushers answer those already in it.
+	mu     sync.RWMutex
+	closed bool
 
 	// For BatchStats: pipelines and calls sent, calls given up unsent.
 	pipelines, sent, abandoned atomic.Uint64
@@ -69,10 +78,9 @@ const maxBatch = 256
 // batchCall is one script call waiting for its reply.
 type batchCall struct {
 	evalCall
-	// claimed is set by the flusher that sends the call, or by its caller
-	// giving up before that: whichever comes first.
-	claimed atomic.Bool
-	done    chan struct{}
+	queued time.Time
+	err    error // set by the flusher that gave the call up unsent
+	done   chan struct{}
 }
 
 var errPlaneClosed = errors.New("redis: the message plane is closed")
@@ -89,51 +97,63 @@ func newBatcher(s *scripts, rdb redis.UniversalClient, flushers int, maxWait tim
 // close stops the flushers once the calls they hold are answered; a later
 // call fails unsent.
 func (b *batcher) close() {
-	b.once.Do(func() { close(b.quit) })
+	b.once.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		close(b.quit)
+		b.mu.Unlock()
+	})
 	b.wg.Wait()
 }
 
 // run runs one script call with the others waiting and returns its reply.
 func (b *batcher) run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
-	c := &batchCall{evalCall: evalCall{script: sc, keys: keys, args: args, caller: ctx}, done: make(chan struct{})}
-	select {
-	case <-b.quit:
+	c := &batchCall{evalCall: evalCall{script: sc, keys: keys, args: args, caller: ctx}, queued: time.Now(), done: make(chan struct{})}
+	if err := b.enqueue(ctx, c); err != nil {
 		b.abandoned.Add(1)
-		return nil, errPlaneClosed
+		return nil, err
+	}
+	<-c.done
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.cmd.Result()
+}
+
+// enqueue hands c to the flushers; only when the queue is full does it
+// wait, as long as a call may.
+func (b *batcher) enqueue(ctx context.Context, c *batchCall) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return errPlaneClosed
+	}
+	select {
+	case b.calls <- c:
+		return nil
 	default:
 	}
 	t := time.NewTimer(b.maxWait)
 	defer t.Stop()
-	var err error
 	select {
 	case b.calls <- c:
-		select {
-		case <-c.done:
-			return c.cmd.Result()
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-t.C:
-			err = errNoWorker
-		case <-b.quit:
-			err = errPlaneClosed
-		}
-		if !c.claimed.CompareAndSwap(false, true) {
-			<-c.done // sent: wait for what Redis answers
-			return c.cmd.Result()
-		}
-		// Queued, but not yet sent: it never will be.
+		return nil
 	case <-ctx.Done():
-		err = ctx.Err()
+		return ctx.Err()
 	case <-t.C:
-		err = errNoWorker
-	case <-b.quit:
-		err = errPlaneClosed
+		return errNoWorker
 	}
-	b.abandoned.Add(1)
-	return nil, err
 }
 
-// flush sends the waiting calls, a pipeline at a time, until close.
+// giveUp answers c unsent with err.
+func (b *batcher) giveUp(c *batchCall, err error) {
+	c.err = err
+	b.abandoned.Add(1)
+	close(c.done)
+}
+
+// flush sends the waiting calls, a pipeline at a time, until close; then
+// it answers the calls still queued unsent.
 func (b *batcher) flush() {
 	defer b.wg.Done()
 	// Marked as a worker's: OffloadHook runs the pipeline right here.
@@ -145,7 +165,22 @@ func (b *batcher) flush() {
 		select {
 		case first = <-b.calls:
 		case <-b.quit:
-			return
+		}
+		select {
+		case <-b.quit:
+			// Closed: nothing more is sent, and no call is left waiting.
+			if first != nil {
+				b.giveUp(first, errPlaneClosed)
+			}
+			for {
+				select {
+				case c := <-b.calls:
+					b.giveUp(c, errPlaneClosed)
+				default:
+					return
+				}
+			}
+		default:
 		}
 		batch = append(batch[:0], first)
 	more:
@@ -157,10 +192,18 @@ func (b *batcher) flush() {
 				break more
 			}
 		}
+		// A call whose request ended, or that waited too long, is never sent.
+		now := time.Now()
 		calls = calls[:0]
+		kept := batch[:0]
 		for _, c := range batch {
-			if c.claimed.CompareAndSwap(false, true) {
+			if err := c.caller.Err(); err != nil {
+				b.giveUp(c, err)
+			} else if now.Sub(c.queued) > b.maxWait {
+				b.giveUp(c, errNoWorker)
+			} else {
 				calls = append(calls, &c.evalCall)
+				kept = append(kept, c)
 			}
 		}
 		if len(calls) > 0 {
@@ -169,10 +212,10 @@ func (b *batcher) flush() {
 			// Each call's reply or error is in its cmd.
 			b.s.runPipelined(ctx, b.rdb, calls)
 		}
-		for i, c := range batch {
+		for _, c := range kept {
 			close(c.done)
-			batch[i] = nil
 		}
+		clear(batch[:cap(batch)])
 		clear(calls)
 	}
 }

@@ -154,7 +154,8 @@ func TestBatcherKeepsEachCallsErrorToItself(t *testing.T) {
 
 func TestBatcherNeverSendsACallItsCallerGaveUp(t *testing.T) {
 	ctx := context.Background()
-	b, sc, rdb, hook := newBatcher(t, 200*time.Millisecond)
+	const maxWait = 200 * time.Millisecond
+	b, sc, rdb, hook := newBatcher(t, maxWait)
 	key := storetest.Prefix(t) + "n"
 	held := storetest.Prefix(t) + "held"
 	release := hook.holdNext(t, func() { go b.Run(ctx, sc, []string{held}) })
@@ -166,16 +167,19 @@ func TestBatcherNeverSendsACallItsCallerGaveUp(t *testing.T) {
 	go func() { _, err := b.Run(cctx, sc, []string{key}); gaveUp <- err }()
 	storetest.WaitFor(t, 5*time.Second, "the call to queue", func() bool { return b.Queued() == 1 })
 	cancel()
+	// It waits longer than maxWait for the flusher.
+	late := make(chan error, 1)
+	go func() { _, err := b.Run(ctx, sc, []string{key}); late <- err }()
+	storetest.WaitFor(t, 5*time.Second, "the call to queue", func() bool { return b.Queued() == 2 })
+	time.Sleep(maxWait + 50*time.Millisecond)
+	release()
 	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call: %v", err)
 	}
-	// It waits longer than maxWait for the flusher.
-	if _, err := b.Run(ctx, sc, []string{key}); !errors.Is(err, store.ErrNoWorker) {
+	if err := <-late; !errors.Is(err, store.ErrNoWorker) {
 		t.Fatalf("call kept waiting: %v", err)
 	}
-	release()
-	// Both are still queued, claimed by their callers: the next pipeline
-	// holds only this call.
+	// Neither was sent: the next pipeline holds only this call.
 	if v, err := b.Run(ctx, sc, []string{key}); err != nil || v != int64(1) {
 		t.Fatalf("later call: %v %v: a call given up was sent", v, err)
 	}
@@ -185,6 +189,53 @@ func TestBatcherNeverSendsACallItsCallerGaveUp(t *testing.T) {
 	// Sent: the held call and the later one; given up: the other two.
 	if st, want := b.Stats(), (store.BatchStats{Pipelines: 2, Calls: 2, Abandoned: 2}); st != want {
 		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+}
+
+// TestBatcherCloseAnswersTheQueuedCalls: the call already sent when the
+// plane closes is answered by Redis; the calls queued behind it fail
+// unsent, and none waits forever.
+func TestBatcherCloseAnswersTheQueuedCalls(t *testing.T) {
+	ctx := context.Background()
+	b, sc, rdb, hook := newBatcher(t, time.Minute)
+	key := storetest.Prefix(t) + "n"
+	held := storetest.Prefix(t) + "held"
+	sent := make(chan error, 1)
+	release := hook.holdNext(t, func() { go func() { _, err := b.Run(ctx, sc, []string{held}); sent <- err }() })
+	defer release()
+	const n = 5
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, err := b.Run(ctx, sc, []string{key}); errs <- err }()
+	}
+	storetest.WaitFor(t, 5*time.Second, "the calls to queue", func() bool { return b.Queued() == n })
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	storetest.WaitFor(t, 5*time.Second, "the close to begin", b.Closed)
+	release()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("the call already sent: %v", err)
+	}
+	for range n {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, store.ErrPlaneClosed) {
+				t.Fatalf("queued call: %v, want the plane closed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a queued call was never answered after Close")
+		}
+	}
+	if n, err := rdb.Exists(ctx, key).Result(); err != nil || n != 0 {
+		t.Fatalf("a queued call ran after Close: %v %v", n, err)
+	}
+	if _, err := b.Run(ctx, sc, []string{key}); !errors.Is(err, store.ErrPlaneClosed) {
+		t.Fatalf("a call after Close: %v", err)
 	}
 }
 

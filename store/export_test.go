@@ -13,6 +13,9 @@ type Batcher = batcher
 // ErrNoWorker is what a call that waited too long to be sent returns.
 var ErrNoWorker = errNoWorker
 
+// ErrPlaneClosed is what a call the closed plane did not send returns.
+var ErrPlaneClosed = errPlaneClosed
+
 // NewBatcher returns a batcher of the given scripts, which it loads again
 // after a NOSCRIPT.
 func NewBatcher(rdb redis.UniversalClient, flushers int, maxWait time.Duration, srcs ...string) (*Batcher, []*redis.Script) {
@@ -34,3 +37,10 @@ func (b *batcher) Queued() int { return len(b.calls) }
 
 // Stats is what the plane's BatchStats reports for this batcher.
 func (b *batcher) Stats() BatchStats { return b.stats() }
+
+// Closed reports whether Close has begun: no call enters the queue.
+func (b *batcher) Closed() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.closed
+}
