@@ -52,7 +52,8 @@ func (p *Plane) Poll(ctx context.Context, u UserID, dev string, cursor, gen int6
 	if len(res) == 0 {
 		return PollStep{}, unavailable("poll", fmt.Errorf("unexpected reply %v", v))
 	}
-	st := PollStep{Outcome: fmt.Sprint(res[0])}
+	outcome, _ := res[0].(string) // not fmt.Sprint: this runs for every poll
+	st := PollStep{Outcome: outcome}
 	switch st.Outcome {
 	case PollEvents:
 		st.Gen = toInt(res[1])
@@ -68,7 +69,7 @@ func (p *Plane) Poll(ctx context.Context, u UserID, dev string, cursor, gen int6
 		st.EventID, st.Gen = toInt(res[1]), toInt(res[2])
 	case PollGone, PollSuperseded, PollBadCursor:
 	default:
-		return PollStep{}, unavailable("poll", fmt.Errorf("unexpected outcome %q", st.Outcome))
+		return PollStep{}, unavailable("poll", fmt.Errorf("unexpected outcome %v", res[0]))
 	}
 	return st, nil
 }
