@@ -33,7 +33,7 @@ func (b *batcher) Run(ctx context.Context, sc *redis.Script, keys []string, args
 func (b *batcher) Close() { b.close() }
 
 // Queued is how many calls wait for a flusher.
-func (b *batcher) Queued() int { return len(b.calls) }
+func (b *batcher) Queued() int { return b.stats().Queued }
 
 // Stats is what the plane's BatchStats reports for this batcher.
 func (b *batcher) Stats() BatchStats { return b.stats() }

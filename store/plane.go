@@ -98,7 +98,8 @@ func NewPlane(rdb, block redis.UniversalClient, access Access, o PlaneOptions) *
 }
 
 // Close stops the plane once the script calls already sent are answered;
-// later calls fail. It does not close the clients.
+// the calls still queued, and later calls, fail unsent. It does not close
+// the clients.
 func (p *Plane) Close() { p.batch.close() }
 
 // BatchStats reports the plane's batched script calls so far.

@@ -79,10 +79,11 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	if len(rec) != 2 {
 		return nil, false, unavailable("find session", fmt.Errorf("unexpected reply %v", v))
 	}
-	b, _ := rec[0].(string)
+	str, _ := rec[0].(string)
 	ttl, _ := rec[1].(int64)
-	s.cache.put(token, []byte(b), time.Duration(ttl)*time.Millisecond, epoch)
-	return []byte(b), true, nil
+	b := []byte(str) // one copy, shared with the cache as get shares it
+	s.cache.put(token, b, time.Duration(ttl)*time.Millisecond, epoch)
+	return b, true, nil
 }
 
 // changed tells every node's cache (this one's first) that the session
