@@ -33,6 +33,7 @@ echo "bench: building"
 go build -o "$bin/webchat" ./cmd/webchat
 go build -o "$bin/loadtest" ./loadtest
 go build -o "$bin/benchrun" ./loadtest/cmd/benchrun
+go build -o "$bin/floor" ./loadtest/cmd/floor
 
 echo "bench: Redis round trips per request (go-redis hook)"
 WEBCHAT_ROUNDTRIPS_JSON="$results_abs/roundtrips.json" \
@@ -46,7 +47,7 @@ echo "bench: Go benchmarks (-benchtime $benchtime)"
 go test -count=1 -run '^$' -bench . -benchmem -benchtime "$benchtime" ./store ./gateway 2>&1 | tee "$results/gobench.txt"
 
 echo "bench: load tests, webchat and Nchan in turns"
-"$bin/benchrun" run -webchat "$bin/webchat" -loadtest "$bin/loadtest" -results "$results" -plots "$plots" \
+"$bin/benchrun" run -webchat "$bin/webchat" -loadtest "$bin/loadtest" -floor "$bin/floor" -results "$results" -plots "$plots" \
 	-command "make bench${*:+ ($*)}" "$@"
 "$bin/benchrun" render -results "$results" -out "$out"
 echo "bench: wrote $out"

@@ -24,13 +24,16 @@ type scenario struct {
 	Nodes   int      `json:"nodes"` // webchat nodes (users spread over them)
 	P99Goal float64  `json:"p99_goal_ms"`
 	Env     []string `json:"env,omitempty"` // added to the webchat nodes' environment
+	// Floor runs the same ladder against loadtest/cmd/floor too: net/http
+	// alone, no Redis, no sessions, driven as Nchan.
+	Floor bool `json:"floor,omitempty"`
 }
 
 // scenarios are what `make bench` runs, about 9 minutes on 2 cores. A ladder
 // stops after the first step whose p99 passes 250 ms.
 func scenarios(quick bool) []scenario {
 	s := []scenario{
-		{Name: "direct-1k", Title: "direct, 1,000 users polling: rate ladder", Nodes: 1, P99Goal: 100,
+		{Name: "direct-1k", Title: "direct, 1,000 users polling: rate ladder", Nodes: 1, P99Goal: 100, Floor: true,
 			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,4000,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
 		{Name: "direct-5k", Title: "direct, 5,000 users polling: rate ladder", Nodes: 1, P99Goal: 100,
 			Args: []string{"-scenario", "direct", "-users", "5000", "-rate", "500,1000,2000,3000,4000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
@@ -100,6 +103,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun run", flag.ContinueOnError)
 	webchat := fs.String("webchat", "", "webchat binary")
 	loadtest := fs.String("loadtest", "", "loadtest binary")
+	floor := fs.String("floor", "", "floor binary (loadtest/cmd/floor), run after the others in the scenarios that ask for it; empty: none")
 	results := fs.String("results", "loadtest/results", "folder for results, logs and plots")
 	plots := fs.String("plots", "", "folder for the PNG plots (default: -results)")
 	conf := fs.String("nchan-conf", "loadtest/nchan/nginx.conf", "the nginx config template for Nchan")
@@ -139,7 +143,11 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		m.Scenarios = append(m.Scenarios, sc)
 		fmt.Printf("\n=== %s: %s\n", sc.Name, sc.Title)
-		runs, err := runScenario(ctx, sc, *webchat, *loadtest, *results, *plots, *conf, strings.Split(*targets, ","), workers, *gogc, &m)
+		ts := strings.Split(*targets, ",")
+		if sc.Floor && *floor != "" {
+			ts = append(ts, "floor")
+		}
+		runs, err := runScenario(ctx, sc, bins{webchat: *webchat, loadtest: *loadtest, floor: *floor}, *results, *plots, *conf, ts, workers, *gogc, &m)
 		m.Runs = append(m.Runs, runs...)
 		m.Seconds = time.Since(t0).Seconds()
 		if werr := writeManifest(*results, &m); werr != nil {
@@ -161,9 +169,13 @@ func writeManifest(dir string, m *Manifest) error {
 	return os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644)
 }
 
+// bins are the programs a bench run starts.
+type bins struct{ webchat, loadtest, floor string }
+
 // runScenario starts a fresh Redis, then runs each target in turn on it:
-// webchat node(s), then Nchan.
-func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, results, plots, conf string, targets []string, workers int, gogc string, m *Manifest) ([]Run, error) {
+// webchat node(s), then Nchan, then (if asked) the floor, which does not
+// use Redis.
+func runScenario(ctx context.Context, sc scenario, b bins, results, plots, conf string, targets []string, workers int, gogc string, m *Manifest) ([]Run, error) {
 	dir, err := os.MkdirTemp("", "webchat-bench-"+sc.Name+"-")
 	if err != nil {
 		return nil, err
@@ -180,7 +192,7 @@ func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, resu
 		var pids []int
 		switch target {
 		case "webchat":
-			if err := st.startNodes(ctx, webchatBin, sc.Nodes, gogc, sc.Env); err != nil {
+			if err := st.startNodes(ctx, b.webchat, sc.Nodes, gogc, sc.Env); err != nil {
 				return runs, err
 			}
 			urls = st.nodeURLs
@@ -196,6 +208,12 @@ func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, resu
 			if m.NchanVersion == "" {
 				m.NchanVersion = nchanVersion(st.nchanURL)
 			}
+		case "floor":
+			if err := st.startFloor(ctx, b.floor, gogc); err != nil {
+				return runs, err
+			}
+			urls = []string{st.floorURL}
+			pids = []int{st.floor.pid()}
 		default:
 			return runs, fmt.Errorf("unknown target %q", target)
 		}
@@ -206,11 +224,16 @@ func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, resu
 		for i, p := range pids {
 			pidList[i] = strconv.Itoa(p)
 		}
-		r.Command = append([]string{"loadtest", "-target", target, "-url", strings.Join(urls, ",")}, sc.Args...)
-		r.Command = append(r.Command, "-redis", st.redisAddr, "-pids", strings.Join(pidList, ","), "-json", r.JSON, "-plot", r.Plot, "-progress", "2s")
+		// The floor speaks Nchan's protocol and has no Redis to read.
+		driver, redis := target, []string{"-redis", st.redisAddr}
+		if target == "floor" {
+			driver, redis = "nchan", nil
+		}
+		r.Command = append([]string{"loadtest", "-target", driver, "-url", strings.Join(urls, ",")}, sc.Args...)
+		r.Command = append(append(r.Command, redis...), "-pids", strings.Join(pidList, ","), "-json", r.JSON, "-plot", r.Plot, "-progress", "2s")
 		fmt.Printf("--- %s against %s: %s\n", sc.Name, target, strings.Join(r.Command, " "))
 		r.Started, r.LoadBefore = time.Now().UTC(), loadavg()
-		err := runLoadtest(ctx, loadtestBin, r.Command[1:], r.Log)
+		err := runLoadtest(ctx, b.loadtest, r.Command[1:], r.Log)
 		r.Seconds, r.LoadAfter = time.Since(r.Started).Seconds(), loadavg()
 		if err != nil {
 			r.Error = err.Error()
@@ -222,6 +245,8 @@ func runScenario(ctx context.Context, sc scenario, webchatBin, loadtestBin, resu
 			st.stopNodes()
 		case "nchan":
 			st.stopNchan()
+		case "floor":
+			st.stopFloor()
 		}
 		if ctx.Err() != nil {
 			return runs, ctx.Err()

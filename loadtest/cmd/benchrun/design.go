@@ -86,7 +86,7 @@ func designCmd(ctx context.Context, args []string) error {
 	for _, sc := range scs {
 		m.Scenarios = append(m.Scenarios, sc)
 		fmt.Printf("\n=== %s: %s\n", sc.Name, sc.Title)
-		runs, err := runScenario(ctx, sc, *webchat, *loadtest, *results, *results, "", []string{"webchat"}, runtime.NumCPU(), "100", &m)
+		runs, err := runScenario(ctx, sc, bins{webchat: *webchat, loadtest: *loadtest}, *results, *results, "", []string{"webchat"}, runtime.NumCPU(), "100", &m)
 		m.Runs = append(m.Runs, runs...)
 		m.Seconds = time.Since(t0).Seconds()
 		if werr := writeManifest(*results, &m); werr != nil {

@@ -203,16 +203,20 @@ func render(m *Manifest, results, docDir string) string {
 	p("- %s; %s; %s with Nchan %s; one fresh `redis-server` per scenario, shared by webchat and Nchan, which run in turns.\n",
 		m.GoVersion, redisV, strings.TrimPrefix(m.NginxVersion, "nginx version: "), m.NchanVersion)
 	p("- webchat nodes: `%s` (GOMAXPROCS = cores); SQLite graph. Nchan: `loadtest/nchan/nginx.conf`, %d workers.\n", strings.Join(m.WebchatEnv, " "), m.NginxWorkers)
-	p("- Every figure below is from this run; the ratio compares webchat with Nchan measured minutes apart on the same machine and Redis.\n\n")
+	p("- Every figure below is from this run; the ratio compares webchat with Nchan measured minutes apart on the same machine and Redis.\n")
+	if _, ok := res["direct-1k/floor"]; ok {
+		p("- The floor: `loadtest/cmd/floor`, a long-poll server of net/http alone (channels in memory: no Redis, no sessions, no JSON), driven as Nchan (`-target nchan`) after the other two: what net/http and the Go runtime cost per message on this machine, under any Go gateway.\n")
+	}
+	p("\n")
 
 	p("### Targets\n\n| target | webchat | Nchan | ratio | met |\n| --- | --- | --- | --- | --- |\n")
 	targetRows(&w, m, res)
 	p("\n")
 
 	for _, sc := range m.Scenarios {
-		wc, nc := res[sc.Name+"/webchat"], res[sc.Name+"/nchan"]
+		wc, nc, fl := res[sc.Name+"/webchat"], res[sc.Name+"/nchan"], res[sc.Name+"/floor"]
 		p("### %s\n\n", sc.Title)
-		for _, t := range []string{"webchat", "nchan"} {
+		for _, t := range []string{"webchat", "nchan", "floor"} {
 			if r, ok := runs[sc.Name+"/"+t]; ok {
 				p("- %s: `%s` (load average %s → %s)", t, strings.Join(r.Command, " "), r.LoadBefore, r.LoadAfter)
 				if r.Error != "" {
@@ -228,7 +232,7 @@ func render(m *Manifest, results, docDir string) string {
 		if strings.HasPrefix(sc.Name, "idle") {
 			idleTable(&w, wc, nc)
 		}
-		stepTable(&w, sc, wc, nc)
+		stepTable(&w, sc, wc, nc, fl)
 	}
 
 	if b, err := os.ReadFile(filepath.Join(results, "roundtrips.json")); err == nil {
@@ -352,6 +356,7 @@ func targetRows(w *strings.Builder, m *Manifest, res map[string]*result) {
 			}
 		}
 	}
+	floorRow(w, res)
 	var lost, dup, nlost, ndup int64
 	for k, r := range res {
 		all := r.Steps
@@ -362,7 +367,7 @@ func targetRows(w *strings.Builder, m *Manifest, res map[string]*result) {
 			if strings.HasSuffix(k, "/webchat") {
 				lost += s.Lost
 				dup += s.Duplicated
-			} else {
+			} else if strings.HasSuffix(k, "/nchan") {
 				nlost += s.Lost
 				ndup += s.Duplicated
 			}
@@ -433,11 +438,51 @@ func idleTable(w *strings.Builder, wc, nc *result) {
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
-func stepTable(w *strings.Builder, sc scenario, wc, nc *result) {
+// floorRow sets the server CPU per message of webchat and Nchan beside
+// the floor's (net/http alone) at the highest rate webchat held that all
+// three ran.
+func floorRow(w *strings.Builder, res map[string]*result) {
+	wc, nc, fl := res["direct-1k/webchat"], res["direct-1k/nchan"], res["direct-1k/floor"]
+	if wc == nil || nc == nil || fl == nil {
+		return
+	}
+	var ws, ns, fs *step
+	for i := range wc.Steps {
+		s := &wc.Steps[i]
+		n, f := findStep(nc, s.Rate), findStep(fl, s.Rate)
+		if n == nil || f == nil || s.ServerCPUPerMsgUS <= 0 || n.ServerCPUPerMsgUS <= 0 || f.ServerCPUPerMsgUS <= 0 {
+			continue
+		}
+		if ws == nil || s.ok(100) {
+			ws, ns, fs = s, n, f
+		}
+	}
+	if ws == nil {
+		return
+	}
+	fmt.Fprintf(w, "| direct, 1000 users, %g msg/s: server CPU per message; net/http alone (the floor) %.0f µs | %.0f µs (floor + %.0f) | %.0f µs (floor %+.0f) | %s | |\n",
+		ws.Rate, fs.ServerCPUPerMsgUS, ws.ServerCPUPerMsgUS, ws.ServerCPUPerMsgUS-fs.ServerCPUPerMsgUS,
+		ns.ServerCPUPerMsgUS, ns.ServerCPUPerMsgUS-fs.ServerCPUPerMsgUS, ratio(ws.ServerCPUPerMsgUS, ns.ServerCPUPerMsgUS))
+}
+
+// findStep returns r's step at rate, nil if none.
+func findStep(r *result, rate float64) *step {
+	if r == nil {
+		return nil
+	}
+	for i := range r.Steps {
+		if r.Steps[i].Rate == rate {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+func stepTable(w *strings.Builder, sc scenario, wc, nc, fl *result) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	rates := map[float64]bool{}
 	var order []float64
-	for _, r := range []*result{wc, nc} {
+	for _, r := range []*result{wc, nc, fl} {
 		if r == nil {
 			continue
 		}
@@ -452,25 +497,21 @@ func stepTable(w *strings.Builder, sc scenario, wc, nc *result) {
 		p("No results.\n\n")
 		return
 	}
-	find := func(r *result, rate float64) *step {
-		if r == nil {
-			return nil
-		}
-		for i := range r.Steps {
-			if r.Steps[i].Rate == rate {
-				return &r.Steps[i]
-			}
-		}
-		return nil
-	}
 	p("| rate/s | target | sent/s | delivered/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | sent | lost | dup | errors | CPU µs/msg: server, Redis | Redis cmds/msg | p99 ≤ %.0f ms held |\n", sc.P99Goal)
 	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, rate := range order {
-		ws, ns := find(wc, rate), find(nc, rate)
-		for _, x := range []struct {
+		ws, ns := findStep(wc, rate), findStep(nc, rate)
+		rows := []struct {
 			name string
 			s    *step
-		}{{"webchat", ws}, {"Nchan", ns}} {
+		}{{"webchat", ws}, {"Nchan", ns}}
+		if fl != nil {
+			rows = append(rows, struct {
+				name string
+				s    *step
+			}{"floor (net/http alone)", findStep(fl, rate)})
+		}
+		for _, x := range rows {
 			if x.s == nil {
 				p("| %g | %s | not run (ladder stopped) | | | | | | | | | | | | | |\n", rate, x.name)
 				continue

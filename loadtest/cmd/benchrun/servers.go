@@ -126,6 +126,8 @@ type stack struct {
 	nodeURLs  []string
 	nginx     *proc
 	nchanURL  string
+	floor     *proc
+	floorURL  string
 }
 
 func (s *stack) startRedis(ctx context.Context) error {
@@ -223,9 +225,31 @@ func (s *stack) stopNchan() {
 	s.nginx = nil
 }
 
+// startFloor runs loadtest/cmd/floor, the net/http-only long-poll server,
+// with the nodes' GOGC.
+func (s *stack) startFloor(ctx context.Context, bin, gogc string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	s.floor, err = start("floor", filepath.Join(s.dir, "floor.log"), []string{"GOGC=" + gogc}, bin, "-addr", addr)
+	if err != nil {
+		return err
+	}
+	s.floorURL = "http://" + addr
+	return waitFor(ctx, "floor", 15*time.Second, httpOK(s.floorURL+"/nchan_status"))
+}
+
+func (s *stack) stopFloor() {
+	s.floor.stop()
+	s.floor = nil
+}
+
 func (s *stack) stop() {
 	s.stopNodes()
 	s.stopNchan()
+	s.stopFloor()
 	s.redis.stop()
 }
 
