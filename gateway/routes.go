@@ -62,8 +62,9 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	// The two most frequent requests go straight to their handlers, past
 	// the router's regular expressions: the poll (every waiting poll would
 	// also hold the router's two request copies, about 0.5 KB) and the send,
-	// through the same middleware as its route.
-	directSend := s.countAs("/api/messages", s.secureCookies(s.sm.LoadAndSave(s.requireUser(send))))
+	// which skips scs when its session needs no write (readOnlySession) and
+	// otherwise goes through the same middleware as its route.
+	directSend := s.countAs("/api/messages", s.readOnlySession(send, s.secureCookies(s.sm.LoadAndSave(s.requireUser(send)))))
 	route := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch {
 		case req.Method == http.MethodGet && req.URL.Path == "/api/poll":

@@ -194,3 +194,75 @@ func TestSeenRefreshDoesNotRecreateADeletedSession(t *testing.T) {
 		t.Fatal("the deleted session was written back")
 	}
 }
+
+// A send reads its session without scs when nothing needs writing; one due
+// its hourly seen refresh, one past SessionIdle and one that does not
+// exist go through scs and requireUser and are answered as any other
+// request's.
+func TestSendWritesItsSessionOnlyWhenDue(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{SessionIdle: 3 * time.Second}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	send := map[string]any{"to": bob.User.ID, "type": "single", "body": "hi"}
+	r := alice.mustDo("POST", "/api/messages", send, 201, nil)
+	if r.Header.Get("Set-Cookie") != "" || r.Header.Get("Vary") != "Cookie" {
+		t.Fatalf("a send whose session needs no write: Set-Cookie %q, Vary %q", r.Header.Get("Set-Cookie"), r.Header.Get("Vary"))
+	}
+
+	// Seen two hours ago, written behind the stores' backs and read by a
+	// node that has not cached it: the send refreshes it.
+	ctx := context.Background()
+	u, _ := url.Parse(e.http.URL)
+	var key string
+	for _, c := range alice.hc.Jar.Cookies(u) {
+		if c.Name == "webchat_session" {
+			key = e.prefix + "session:" + c.Value
+		}
+	}
+	seen := func() int64 {
+		t.Helper()
+		var rec map[string]any
+		b, err := e.rdb.Get(ctx, key).Bytes()
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil {
+			t.Fatalf("read the session: %v", err)
+		}
+		n, _ := rec["s"].(float64)
+		return int64(n)
+	}
+	b, err := e.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	stale := time.Now().Add(-2 * time.Hour).UnixMilli()
+	rec["s"] = stale
+	b, _ = json.Marshal(rec)
+	if err := e.rdb.Set(ctx, key, b, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	alice.e = e.secondNode()
+	if s := seen(); s != stale {
+		t.Fatalf("seen is %d before the send, want %d", s, stale)
+	}
+	alice.mustDo("POST", "/api/messages", send, 201, nil)
+	if s := seen(); time.Since(time.UnixMilli(s)) > time.Minute {
+		t.Fatalf("a send due its hourly refresh left seen at %v", time.UnixMilli(s))
+	}
+
+	// Idle past SessionIdle (a send is not a poll): ended, the cookie cleared.
+	time.Sleep(3500 * time.Millisecond)
+	if r := alice.do("POST", "/api/messages", send); r.Status != 401 || !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("send of an idle session: %d %s, Set-Cookie %q", r.Status, r.Body, r.Header.Get("Set-Cookie"))
+	}
+	anonymous := e.newClient()
+	anonymous.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "webchat_session", Value: "made-up"}})
+	if r := anonymous.do("POST", "/api/messages", send); r.Status != 401 || r.errorCode() != "unauthorized" {
+		t.Fatalf("send with a made-up session: %d %s", r.Status, r.Body)
+	}
+}
