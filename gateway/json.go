@@ -19,15 +19,24 @@ const maxBody = 64 << 10
 // valid UTF-8 (Go's decoder would silently replace invalid bytes), no
 // unknown fields, no wrong types. The error names the field.
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, dst)
+}
+
+// readBody reads the request body, at most maxBody bytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return err
+			return nil, err
 		}
-		return badRequest("invalid_body", "could not read the request body")
+		return nil, badRequest("invalid_body", "could not read the request body")
 	}
-	return decodeBytes(body, dst)
+	return body, nil
 }
 
 func decodeBytes(body []byte, dst any) error {
