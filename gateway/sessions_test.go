@@ -162,27 +162,9 @@ func TestSeenRefreshDoesNotRecreateADeletedSession(t *testing.T) {
 	other := e.secondNode()
 	alice.e = other
 	ctx := context.Background()
-	u, _ := url.Parse(e.http.URL)
-	var key string
-	for _, c := range alice.hc.Jar.Cookies(u) {
-		if c.Name == "webchat_session" {
-			key = e.prefix + "session:" + c.Value
-		}
-	}
+	key := sessionKey(e, alice)
 	// Seen two hours ago (written behind the stores' backs).
-	b, err := e.rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec map[string]any
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
-	rec["s"] = time.Now().Add(-2 * time.Hour).UnixMilli()
-	b, _ = json.Marshal(rec)
-	if err := e.rdb.Set(ctx, key, b, time.Hour).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setSeen(t, e, key, time.Now().Add(-2*time.Hour).UnixMilli())
 	// The other node's poll reads it (and keeps it); then it is deleted
 	// with no news reaching that node.
 	alice.mustDo("GET", "/api/poll?timeout=0", nil, 200, nil)
@@ -211,48 +193,16 @@ func TestSendWritesItsSessionOnlyWhenDue(t *testing.T) {
 
 	// Seen two hours ago, written behind the stores' backs and read by a
 	// node that has not cached it: the send refreshes it.
-	ctx := context.Background()
-	u, _ := url.Parse(e.http.URL)
-	var key string
-	for _, c := range alice.hc.Jar.Cookies(u) {
-		if c.Name == "webchat_session" {
-			key = e.prefix + "session:" + c.Value
-		}
-	}
-	seen := func() int64 {
-		t.Helper()
-		var rec map[string]any
-		b, err := e.rdb.Get(ctx, key).Bytes()
-		if err == nil {
-			err = json.Unmarshal(b, &rec)
-		}
-		if err != nil {
-			t.Fatalf("read the session: %v", err)
-		}
-		n, _ := rec["s"].(float64)
-		return int64(n)
-	}
-	b, err := e.rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec map[string]any
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
+	key := sessionKey(e, alice)
 	stale := time.Now().Add(-2 * time.Hour).UnixMilli()
-	rec["s"] = stale
-	b, _ = json.Marshal(rec)
-	if err := e.rdb.Set(ctx, key, b, time.Hour).Err(); err != nil {
-		t.Fatal(err)
-	}
+	setSeen(t, e, key, stale)
 	alice.e = e.secondNode()
-	if s := seen(); s != stale {
-		t.Fatalf("seen is %d before the send, want %d", s, stale)
+	if s, _ := session(t, e, key)["s"].(float64); int64(s) != stale {
+		t.Fatalf("seen is %v before the send, want %d", s, stale)
 	}
 	alice.mustDo("POST", "/api/messages", send, 201, nil)
-	if s := seen(); time.Since(time.UnixMilli(s)) > time.Minute {
-		t.Fatalf("a send due its hourly refresh left seen at %v", time.UnixMilli(s))
+	if s, _ := session(t, e, key)["s"].(float64); time.Since(time.UnixMilli(int64(s))) > time.Minute {
+		t.Fatalf("a send due its hourly refresh left seen at %v", time.UnixMilli(int64(s)))
 	}
 
 	// Idle past SessionIdle (a send is not a poll): ended, the cookie cleared.
@@ -261,8 +211,46 @@ func TestSendWritesItsSessionOnlyWhenDue(t *testing.T) {
 		t.Fatalf("send of an idle session: %d %s, Set-Cookie %q", r.Status, r.Body, r.Header.Get("Set-Cookie"))
 	}
 	anonymous := e.newClient()
+	u, _ := url.Parse(e.http.URL)
 	anonymous.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "webchat_session", Value: "made-up"}})
 	if r := anonymous.do("POST", "/api/messages", send); r.Status != 401 || r.errorCode() != "unauthorized" {
 		t.Fatalf("send with a made-up session: %d %s", r.Status, r.Body)
+	}
+}
+
+// sessionKey is the Redis key of c's session.
+func sessionKey(e *env, c *client) string {
+	u, _ := url.Parse(e.http.URL)
+	for _, ck := range c.hc.Jar.Cookies(u) {
+		if ck.Name == "webchat_session" {
+			return e.prefix + "session:" + ck.Value
+		}
+	}
+	e.t.Fatal("no session cookie")
+	return ""
+}
+
+// session reads the session record at key as Redis holds it.
+func session(t *testing.T, e *env, key string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	b, err := e.rdb.Get(context.Background(), key).Bytes()
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err != nil {
+		t.Fatalf("read the session: %v", err)
+	}
+	return rec
+}
+
+// setSeen writes the session's seen stamp (Unix ms) behind the stores' backs.
+func setSeen(t *testing.T, e *env, key string, seen int64) {
+	t.Helper()
+	rec := session(t, e, key)
+	rec["s"] = seen
+	b, _ := json.Marshal(rec)
+	if err := e.rdb.Set(context.Background(), key, b, time.Hour).Err(); err != nil {
+		t.Fatal(err)
 	}
 }
