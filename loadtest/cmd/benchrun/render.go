@@ -460,7 +460,7 @@ func floorRow(w *strings.Builder, res map[string]*result) {
 	if ws == nil {
 		return
 	}
-	fmt.Fprintf(w, "| direct, 1000 users, %g msg/s: server CPU per message; net/http alone (the floor) %.0f µs | %.0f µs (floor + %.0f) | %.0f µs (floor %+.0f) | %s | |\n",
+	fmt.Fprintf(w, "| direct, 1000 users, %g msg/s: server CPU per message; net/http alone (the floor) %.0f µs | %.0f µs (floor %+.0f) | %.0f µs (floor %+.0f) | %s | |\n",
 		ws.Rate, fs.ServerCPUPerMsgUS, ws.ServerCPUPerMsgUS, ws.ServerCPUPerMsgUS-fs.ServerCPUPerMsgUS,
 		ns.ServerCPUPerMsgUS, ns.ServerCPUPerMsgUS-fs.ServerCPUPerMsgUS, ratio(ws.ServerCPUPerMsgUS, ns.ServerCPUPerMsgUS))
 }

@@ -46,7 +46,7 @@ func TestRenderSetsTheFloorBesideBothServers(t *testing.T) {
 
 	for _, want := range []string{
 		// At 4,000 msg/s, the highest rate webchat held that all three ran.
-		"| direct, 1000 users, 4000 msg/s: server CPU per message; net/http alone (the floor) 130 µs | 180 µs (floor + 50) | 150 µs (floor +20) | 1.20× | |",
+		"| direct, 1000 users, 4000 msg/s: server CPU per message; net/http alone (the floor) 130 µs | 180 µs (floor +50) | 150 µs (floor +20) | 1.20× | |",
 		"| 5000 | floor (net/http alone) | 5000 |",
 		"| 5000 | Nchan | not run (ladder stopped) |",
 		// The floor's losses are not Nchan's.
