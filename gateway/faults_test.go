@@ -367,3 +367,48 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// sessionReads counts the commands that read a session, alone or in a
+// pipeline.
+type sessionReads struct{ n atomic.Int64 }
+
+func (h *sessionReads) count(cmd redis.Cmder) {
+	for _, a := range cmd.Args() {
+		if s, ok := a.(string); ok && strings.Contains(s, "session:") {
+			h.n.Add(1)
+			return
+		}
+	}
+}
+func (h *sessionReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *sessionReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.count(cmd); return next(ctx, cmd) }
+}
+func (h *sessionReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// With Redis gone, a send whose session no cache holds asks for it once
+// and answers 503 as any request would, not twice (once past scs, once
+// through it), which would double its wait.
+func TestSendReadsItsSessionOnceWhenRedisIsGone(t *testing.T) {
+	srv := storetest.StartRedis(t)
+	reads := &sessionReads{}
+	e := newEnv(t, envOpts{redis: srv, hook: reads})
+	alice := e.signup("alice")
+	alice.e = e.secondNode() // its session cache has not seen alice's session
+	srv.Stop(t)
+	reads.n.Store(0)
+	r := alice.do("POST", "/api/messages", `{"to":2,"type":"single","body":"x"}`)
+	if r.Status != 503 || r.errorCode() != "unavailable" || r.Header.Get("Vary") != "Cookie" {
+		t.Fatalf("send with Redis gone: %d %s, Vary %q", r.Status, r.Body, r.Header.Get("Vary"))
+	}
+	if n := reads.n.Load(); n != 1 {
+		t.Fatalf("the send asked for its session %d times, want 1", n)
+	}
+}

@@ -227,8 +227,8 @@ func (s *Server) pollUser(next http.Handler) http.Handler {
 // as pollUser does, past scs's load, request copy and response wrapper
 // (about 5% of the node's CPU at a few thousand messages a second). Every
 // other request, whose session is missing, expired, due its hourly seen
-// refresh or past SessionIdle, or could not be read, goes to full (scs and
-// requireUser), which answers it as before.
+// refresh or past SessionIdle, goes to full (scs and requireUser), which
+// answers it as before; a store error is answered as scs would.
 func (s *Server) readOnlySession(next, full http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
@@ -237,7 +237,14 @@ func (s *Server) readOnlySession(next, full http.Handler) http.Handler {
 			return
 		}
 		b, found, err := s.sessions.FindCtx(r.Context(), c.Value)
-		if err != nil || !found {
+		if err != nil {
+			// As scs's LoadAndSave would answer, without asking the store
+			// again (which, with Redis gone, would double the wait).
+			w.Header().Add("Vary", "Cookie")
+			s.writeError(w, r, err)
+			return
+		}
+		if !found {
 			full.ServeHTTP(w, r)
 			return
 		}
