@@ -501,15 +501,13 @@ func stepTable(w *strings.Builder, sc scenario, wc, nc, fl *result) {
 	p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, rate := range order {
 		ws, ns := findStep(wc, rate), findStep(nc, rate)
-		rows := []struct {
+		type row struct {
 			name string
 			s    *step
-		}{{"webchat", ws}, {"Nchan", ns}}
+		}
+		rows := []row{{"webchat", ws}, {"Nchan", ns}}
 		if fl != nil {
-			rows = append(rows, struct {
-				name string
-				s    *step
-			}{"floor (net/http alone)", findStep(fl, rate)})
+			rows = append(rows, row{"floor (net/http alone)", findStep(fl, rate)})
 		}
 		for _, x := range rows {
 			if x.s == nil {
