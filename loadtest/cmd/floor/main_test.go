@@ -89,6 +89,10 @@ func TestFloorDeliversInOrderFromTheCursor(t *testing.T) {
 	if code != http.StatusOK || strings.Join(bodies, ",") != "three,four,five" || etag != "5" {
 		t.Fatalf("backlog: %d %q etag %q", code, bodies, etag)
 	}
+	// A cursor inside the buffer gets only what came after it.
+	if code, bodies, etag := sub(t, srv.URL, "a", "4"); code != http.StatusOK || strings.Join(bodies, ",") != "five" || etag != "5" {
+		t.Fatalf("from cursor 4: %d %q etag %q", code, bodies, etag)
+	}
 	// Other channels are apart; a bad cursor is 400.
 	if code, _, _ := sub(t, srv.URL, "b", "0"); code != http.StatusNotModified {
 		t.Fatalf("other channel: %d", code)
