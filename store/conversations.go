@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,8 +29,8 @@ func (p *Plane) History(ctx context.Context, u UserID, c Conv, before int64, lim
 	return msgs, more == 1, nil
 }
 
-// history runs the history script with the right-to-read check, rebuilding
-// a missing members key once.
+// history runs the history script with the right-to-read check, which
+// settle completes from SQL when Redis cannot say or may be stale.
 func (p *Plane) history(ctx context.Context, u UserID, c Conv, before int64, limit int) ([]any, error) {
 	conv := c.String()
 	kind, third := "direct", p.k.pair(conv)
@@ -38,7 +39,7 @@ func (p *Plane) history(ctx context.Context, u UserID, c Conv, before int64, lim
 	} else if !c.Has(u) {
 		return nil, ErrConvNotFound
 	}
-	keys := []string{p.k.seq(conv), p.k.hist(conv), third}
+	keys := []string{p.k.seq(conv), p.k.hist(conv), third, p.k.deny(conv, u)}
 	for attempt := 0; ; attempt++ {
 		v, err := p.run(ctx, p.s.history, keys, kind, int64(u), before, limit)
 		if err != nil {
@@ -48,28 +49,20 @@ func (p *Plane) history(ctx context.Context, u UserID, c Conv, before int64, lim
 		if len(res) == 0 {
 			return nil, unavailable("read history", fmt.Errorf("unexpected reply %v", v))
 		}
-		switch res[0] {
-		case "ok":
-			if len(res) < 3 {
-				return nil, unavailable("read history", fmt.Errorf("short reply %v", v))
-			}
-			return res, nil
-		case "forbidden":
-			return nil, ErrConvNotFound
-		case "nokey":
-			if attempt == maxRebuilds {
-				return nil, unavailable("read history", fmt.Errorf("rights of %s kept changing", conv))
-			}
-			ok, err := p.rebuild(ctx, c, u)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, ErrConvNotFound
-			}
-		default:
+		again, err := p.settle(ctx, c, u, res[0], attempt, ErrConvNotFound)
+		if err != nil {
+			return nil, err
+		}
+		if again {
+			continue
+		}
+		if res[0] != "ok" {
 			return nil, unavailable("read history", fmt.Errorf("unexpected status %v", res[0]))
 		}
+		if len(res) < 3 {
+			return nil, unavailable("read history", fmt.Errorf("short reply %v", v))
+		}
+		return res, nil
 	}
 }
 
@@ -125,6 +118,9 @@ func (p *Plane) Summary(ctx context.Context, u UserID, people []UserID, convs []
 	}
 	s := Summary{Unread: map[string]int64{}, Online: map[UserID]bool{}, Last: map[string]json.RawMessage{}}
 	for k, v := range unread.Val() {
+		if strings.IndexByte(k, ':') >= 0 {
+			continue // <conv>:read, :last, :seen
+		}
 		var n int64
 		if _, err := fmt.Sscan(v, &n); err == nil && n > 0 {
 			s.Unread[k] = n

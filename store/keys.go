@@ -19,6 +19,13 @@ func (k keys) members(conv string) string { return k.conv("members", conv) }
 // rebuild from SQL writes only if it did not change meanwhile.
 func (k keys) ver(conv string) string { return k.conv("ver", conv) }
 
+// deny marks, for a moment (denyTTL), that SQL refused u the right to
+// write in (or, for a group, read) the conversation, so that a refused
+// sender does not reach SQL on every try. A grant deletes it.
+func (k keys) deny(conv string, u UserID) string {
+	return k.conv("deny", conv) + ":" + strconv.FormatInt(int64(u), 10)
+}
+
 func (k keys) cid(conv string, from UserID, clientID string) string {
 	return k.conv("cid", conv) + ":" + strconv.FormatInt(int64(from), 10) + ":" + clientID
 }

@@ -1,13 +1,14 @@
 package store
 
 import (
-	"errors"
-
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Outgoing is a message to send. From comes from the session, never from
@@ -66,7 +67,7 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 			return Sent{}, fmt.Errorf("encode client_id: %w", err)
 		}
 	}
-	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID)}
+	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID), p.k.deny(conv, m.From)}
 	args := append(make([]any, 0, 15), conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
 		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind) // room for the delivery's five
 	if p.single {
@@ -84,35 +85,18 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		if len(res) == 0 {
 			return Sent{}, unavailable("send", fmt.Errorf("unexpected reply %v", v))
 		}
-		if res[0] == "forbidden" && m.Conv.IsGroup() && attempt < maxRebuilds {
-			// A members key left stale by a failed write-through would
-			// refuse a member for good: ask SQL, and drop the key if it is
-			// wrong (the next attempt rebuilds it). SQL only on refusal.
-			if ok, err := p.isMember(ctx, m.Conv.Group, m.From); err != nil {
-				return Sent{}, err
-			} else if ok {
-				if err := p.invalidate(ctx, m.Conv); err != nil {
-					return Sent{}, err
-				}
-				continue
-			}
-		}
-		if res[0] != "nokey" {
-			break
-		}
-		if attempt == maxRebuilds {
-			return Sent{}, unavailable("send", fmt.Errorf("rights of %s kept changing", conv))
-		}
-		if ok, err := p.rebuild(ctx, m.Conv, m.From); err != nil {
+		again, err := p.settle(ctx, m.Conv, m.From, res[0], attempt, m.forbidden())
+		if err != nil {
 			return Sent{}, err
-		} else if !ok {
-			return Sent{}, m.forbidden()
+		}
+		if !again {
+			break
 		}
 	}
 	switch res[0] {
-	case "forbidden":
-		return Sent{}, m.forbidden()
 	case "new", "dup":
+	case "gone":
+		return Sent{}, ErrAlreadySent
 	default:
 		return Sent{}, unavailable("send", fmt.Errorf("unexpected status %v", res[0]))
 	}
@@ -125,15 +109,14 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		return Sent{Message: json.RawMessage(msg), Recipients: int(n)}, nil
 	}
 	if dup && res[2] == "1" {
-		// Delivered long ago; only the seq was kept.
-		if msg == "" && len(res) > 5 {
-			seq, _ := strconv.ParseInt(fmt.Sprint(res[5]), 10, 64)
-			b, _ := json.Marshal(Message{Conv: conv, Seq: seq, From: m.From, To: m.To, Type: m.typ(), ClientID: m.ClientID})
-			msg = string(b)
-		}
-		return Sent{Message: json.RawMessage(msg), Duplicate: true}, nil
+		return Sent{Message: json.RawMessage(msg), Duplicate: true}, nil // delivered long ago
 	}
 
+	// The message is stored and its delivery must finish whether or not
+	// the sender waits for the answer: a hang-up from here on would leave a
+	// stored message delivered to nobody (until a retry that may never come).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBound)
+	defer cancel()
 	recipients := m.recipients(res[3])
 	doneSet := map[string]bool{}
 	for _, d := range asStrings(res[4]) {
@@ -230,12 +213,55 @@ func seqOf(msg string) int64 {
 	return m.Seq
 }
 
-// rebuild restores a missing pair or members key from SQL and reports
-// whether u may write in c. A revoke that runs meanwhile makes the rebuild
-// read SQL again rather than cache a right that was just withdrawn.
+// finishBound bounds the steps that run detached from the request once a
+// change is committed (delivering a stored message, the second revoke).
+const finishBound = 10 * time.Second
+
+// denyTTL is how long a refusal that SQL gave is cached (keys.deny). A grant
+// deletes the marker, so it only ever outlives the refusal when a grant's
+// write-through failed, and then by at most this long.
+const denyTTL = 10 * time.Second
+
+// settle answers a script's status about u's right in c: again when the
+// script should run once more (its rights key rebuilt or dropped), or the
+// caller's forbidden error. A refusal by a members key is checked in SQL,
+// since a failed write-through can leave a key that refuses a member for
+// good; a key SQL contradicts is dropped, to be rebuilt. Any other status
+// is the caller's to read (false, nil).
+func (p *Plane) settle(ctx context.Context, c Conv, u UserID, status any, attempt int, forbidden error) (again bool, err error) {
+	switch status {
+	case "denied":
+		return false, forbidden
+	case "nokey", "forbidden":
+	default:
+		return false, nil
+	}
+	if attempt == maxRebuilds {
+		return false, unavailable("check rights", fmt.Errorf("rights of %s kept changing", c))
+	}
+	ok, err := p.rebuild(ctx, c, u)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, forbidden
+	}
+	if status == "forbidden" {
+		if err := p.invalidate(ctx, c); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// rebuild asks SQL whether u may write in c (for a group: is a member),
+// restores a missing pair or members key from the answer, and marks a
+// refusal for denyTTL. A grant or revoke that runs meanwhile makes it read
+// SQL again rather than cache what was just changed.
 func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 	conv := c.String()
 	authKey, kind := p.authKey(c)
+	keys := []string{authKey, p.k.ver(conv), p.k.deny(conv, u)}
 	for attempt := 0; attempt < maxRebuilds; attempt++ {
 		ver, err := p.rdb.Get(ctx, p.k.ver(conv)).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -244,34 +270,31 @@ func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 		if ver == "" {
 			ver = "0"
 		}
-		args := []any{kind, ver}
-		allowed := false
+		allowed, cache := false, kind
+		var ids []any
 		if c.IsGroup() {
-			ids, err := p.access.MemberIDs(ctx, c.Group)
+			members, err := p.access.MemberIDs(ctx, c.Group)
 			if err != nil {
 				return false, err
 			}
-			if len(ids) == 0 {
-				return false, nil // no such group: nothing to cache
-			}
-			for _, id := range ids {
-				args = append(args, int64(id))
+			for _, id := range members {
+				ids = append(ids, int64(id))
 				allowed = allowed || id == u
 			}
-		} else {
-			if !c.Has(u) {
-				return false, nil
-			}
-			ok, err := p.access.AreFriends(ctx, c.Lo, c.Hi)
-			if err != nil {
+		} else if c.Has(u) {
+			if allowed, err = p.access.AreFriends(ctx, c.Lo, c.Hi); err != nil {
 				return false, err
 			}
-			if !ok {
-				return false, nil
-			}
-			allowed = true
 		}
-		v, err := p.run(ctx, p.s.rebuild, []string{authKey, p.k.ver(conv)}, args...)
+		if !allowed && !c.IsGroup() {
+			cache = "none"
+		}
+		deny := denyTTL.Milliseconds()
+		if allowed {
+			deny = 0
+		}
+		args := append([]any{cache, ver, deny}, ids...)
+		v, err := p.run(ctx, p.s.rebuild, keys, args...)
 		if err != nil {
 			return false, unavailable("rebuild rights", err)
 		}
@@ -280,19 +303,6 @@ func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 		}
 	}
 	return false, unavailable("rebuild rights", fmt.Errorf("rights of %s kept changing", conv))
-}
-
-func (p *Plane) isMember(ctx context.Context, g GroupID, u UserID) (bool, error) {
-	ids, err := p.access.MemberIDs(ctx, g)
-	if err != nil {
-		return false, err
-	}
-	for _, id := range ids {
-		if id == u {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // invalidate drops a conversation's rights key, to be rebuilt from SQL.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,13 +17,16 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// fakeAccess answers rights from maps, for plane tests without SQL.
+// fakeAccess answers rights from maps, for plane tests without SQL, and
+// counts the questions (what would be SQL queries).
 type fakeAccess struct {
 	friends map[[2]store.UserID]bool
 	members map[store.GroupID][]store.UserID
+	asked   atomic.Int64
 }
 
 func (f *fakeAccess) AreFriends(_ context.Context, a, b store.UserID) (bool, error) {
+	f.asked.Add(1)
 	if a > b {
 		a, b = b, a
 	}
@@ -30,6 +34,7 @@ func (f *fakeAccess) AreFriends(_ context.Context, a, b store.UserID) (bool, err
 }
 
 func (f *fakeAccess) MemberIDs(_ context.Context, g store.GroupID) ([]store.UserID, error) {
+	f.asked.Add(1)
 	return f.members[g], nil
 }
 

@@ -1,11 +1,16 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // GrantPair writes a new friendship through to Redis after the SQL commit.
 func (p *Plane) GrantPair(ctx context.Context, a, b UserID) error {
-	key, kind := p.authKey(DirectConv(a, b))
-	if _, err := p.run(ctx, p.s.grant, []string{key}, kind, 0); err != nil {
+	c := DirectConv(a, b)
+	key, kind := p.authKey(c)
+	keys := []string{key, p.k.ver(c.String()), p.k.deny(c.String(), a), p.k.deny(c.String(), b)}
+	if _, err := p.run(ctx, p.s.grant, keys, kind, 0); err != nil {
 		return unavailable("grant friendship", err)
 	}
 	return nil
@@ -14,8 +19,10 @@ func (p *Plane) GrantPair(ctx context.Context, a, b UserID) error {
 // GrantMember writes a new member through to an existing members key after
 // the SQL commit; a missing key is rebuilt from SQL on its next use.
 func (p *Plane) GrantMember(ctx context.Context, g GroupID, u UserID) error {
-	key, kind := p.authKey(GroupConv(g))
-	if _, err := p.run(ctx, p.s.grant, []string{key}, kind, int64(u)); err != nil {
+	c := GroupConv(g)
+	key, kind := p.authKey(c)
+	keys := []string{key, p.k.ver(c.String()), p.k.deny(c.String(), u)}
+	if _, err := p.run(ctx, p.s.grant, keys, kind, int64(u)); err != nil {
 		return unavailable("grant membership", err)
 	}
 	return nil
@@ -38,6 +45,10 @@ func (p *Plane) InitGroup(ctx context.Context, g GroupID, owner UserID) error {
 // gone, to drop its history too.
 //
 // If Redis fails before commit, commit is not called: nothing changes.
+// Once commit has run, the rest runs detached from ctx (a caller that hangs
+// up cannot stop it) and is tried until finishBound; if it still fails the
+// error says so, and the same call again (SQL has nothing left to change)
+// completes it.
 func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(context.Context) (gone bool, err error)) error {
 	conv := c.String()
 	key, _ := p.authKey(c)
@@ -50,6 +61,8 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 		return unavailable("revoke", err)
 	}
 	gone, err := commit(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBound)
+	defer cancel()
 	if err != nil {
 		p.invalidate(ctx, c) // best effort: the right was already withdrawn above
 		return err
@@ -58,9 +71,17 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 	if gone {
 		drop, kind = 1, "all"
 	}
-	// The pre-commit revoke already withdrew the right; this one only
-	// closes the window for a concurrent rebuild, so its failure is not
-	// the caller's.
-	p.run(ctx, p.s.revoke, keys, kind, int64(u), drop)
-	return nil
+	// This one closes the window for a rebuild that read SQL before the
+	// commit: until it has run, such a rebuild may have put the right back.
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		_, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), drop)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return unavailable("revoke after commit", err)
+		case <-time.After(wait):
+		}
+	}
 }

@@ -58,6 +58,9 @@ var (
 	ErrAlreadyMember     = &Error{ErrConflict, "already_member", "that user is already a member"}
 	ErrOwnerMustTransfer = &Error{ErrConflict, "owner_must_transfer", "the owner cannot leave while others remain; make someone else owner first"}
 	ErrSelf              = &Error{ErrInvalid, "self", "you cannot do that to yourself"}
+	// ErrAlreadySent answers a retry whose client_id names a message that
+	// is no longer in the Redis window of recent history.
+	ErrAlreadySent = &Error{ErrConflict, "already_sent", "this message was sent earlier and is no longer in recent history; reload the conversation to see it"}
 	// These guard the store against values the gateway already refuses.
 	errInvalidRole       = &Error{ErrInvalid, "invalid_role", "the role must be owner, admin or member"}
 	errInvalidMaxMembers = &Error{ErrInvalid, "invalid_max_members", "a group must allow at least one member"}

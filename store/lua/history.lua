@@ -1,10 +1,14 @@
 -- history: a page of a conversation's messages, oldest first, with the
 -- right-to-read check for groups. hist is newest first and contiguous in
 -- seq (INCR and LPUSH happen in one script), so index = last seq - seq.
--- KEYS: seq, hist, members (groups; any same-slot key for direct)
+-- KEYS: seq, hist, members (groups; any same-slot key for direct), the
+--       reader's deny marker
 -- ARGV: kind (direct | members), uid, before (0: from the newest), limit
--- Returns {'ok', last seq, has_more (1/0), msg...}, {'nokey'} or {'forbidden'}.
+-- Returns {'ok', last seq, has_more (1/0), msg...}, {'nokey'}, {'forbidden'}
+-- (the members key refuses: ask SQL, it may be stale) or {'denied'} (SQL
+-- refused a moment ago).
 if ARGV[1] == 'members' then
+  if redis.call('EXISTS', KEYS[4]) == 1 then return {'denied'} end
   if redis.call('EXISTS', KEYS[3]) == 0 then return {'nokey'} end
   if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'forbidden'} end
 end

@@ -111,12 +111,55 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   return id
 end
 
--- count_unread counts message seq of conv as unread in hash unread, unless
--- the user has read up to it; <conv>:last keeps the highest seq counted.
+-- UNREAD_RING is how many seqs below a conversation's newest counted
+-- message count_unread remembers as counted (a bit each, in the hash field
+-- <conv>:seen, RING / 8 bytes).
+local UNREAD_RING = 1024
+
+-- ring_slot is the byte (1-based) and bit value of seq in the ring.
+local function ring_slot(seq)
+  local i = seq % UNREAD_RING
+  return math.floor(i / 8) + 1, 2 ^ (i % 8)
+end
+
+local function ring_has(bytes, seq)
+  local b, m = ring_slot(seq)
+  return math.floor(bytes[b] / m) % 2 == 1
+end
+
+-- count_unread counts message seq of conv as unread in hash unread, once:
+-- not if the user has read up to it, and not again when it is delivered a
+-- second time (a retry that overlapped the first attempt, a delivery
+-- script cut short and done again). <conv>:last keeps the highest seq
+-- counted and <conv>:seen which of the UNREAD_RING seqs up to it were.
+-- Messages can arrive out of seq order (concurrent sends), so a seq below
+-- last may still be new; one more than UNREAD_RING below it is taken as
+-- counted, since only a repeat arrives that late.
 local function count_unread(unread, conv, seq)
-  local rl = redis.call('HMGET', unread, conv .. ':read', conv .. ':last')
-  if seq > tonumber(rl[1] or '0') then
-    redis.call('HINCRBY', unread, conv, 1)
-    if seq > tonumber(rl[2] or '0') then redis.call('HSET', unread, conv .. ':last', seq) end
+  local f = redis.call('HMGET', unread, conv .. ':read', conv .. ':last', conv .. ':seen')
+  if seq <= tonumber(f[1] or '0') then return end
+  local last = tonumber(f[2] or '0')
+  if seq <= last - UNREAD_RING then return end
+  local bytes = {string.byte(f[3] or '', 1, -1)}
+  for i = #bytes + 1, UNREAD_RING / 8 do bytes[i] = 0 end
+  if seq > last then
+    -- The slots of last+1 .. seq still hold seqs a ring's length older.
+    if seq - last >= UNREAD_RING then
+      for i = 1, UNREAD_RING / 8 do bytes[i] = 0 end
+    else
+      for s = last + 1, seq do
+        if ring_has(bytes, s) then
+          local b, m = ring_slot(s)
+          bytes[b] = bytes[b] - m
+        end
+      end
+    end
+    redis.call('HSET', unread, conv .. ':last', seq)
+  elseif ring_has(bytes, seq) then
+    return
   end
+  local b, m = ring_slot(seq)
+  bytes[b] = bytes[b] + m
+  redis.call('HSET', unread, conv .. ':seen', string.char(unpack(bytes)))
+  redis.call('HINCRBY', unread, conv, 1)
 end

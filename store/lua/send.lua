@@ -1,5 +1,6 @@
 -- send: the one script on a conversation's slot that stores a message.
--- KEYS: seq, hist, auth (pair or members), cid record
+-- KEYS: seq, hist, auth (pair or members), cid record, the sender's deny
+--       marker
 -- ARGV: conv, from, to, type, body (JSON string), client_id, client_id
 --       (JSON string), history cap, cid ttl s, auth kind (pair | members),
 --       and to deliver in this script too: kp, the sending device, device
@@ -7,8 +8,10 @@
 --       larger group too, so that one script does not hold Redis for
 --       thousands of pushes)
 -- Returns {status, msg, delivered, members, done, seq, recipients}: status
--- is new, dup, nokey (rebuild auth from SQL and call again) or forbidden;
--- delivered '1' when nothing is left to deliver.
+-- is new, dup, gone (a duplicate whose message left the history window),
+-- nokey (rebuild auth from SQL and call again), forbidden (the members key
+-- refuses: ask SQL, the key may be stale) or denied (SQL refused a moment
+-- ago); delivered '1' when nothing is left to deliver.
 --
 -- Delivering here touches every recipient's keys, which a Redis Cluster
 -- refuses (they live in other slots), so only a single Redis is asked to:
@@ -16,6 +19,7 @@
 -- step and the record never needs to remember who is done.
 local conv, from = ARGV[1], ARGV[2]
 local members = {}
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'denied'} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'nokey'} end
 if ARGV[10] == 'members' then
   if redis.call('SISMEMBER', KEYS[3], from) == 0 then return {'forbidden'} end
@@ -35,7 +39,8 @@ if cid ~= '' then
     -- Delivered long ago: the record keeps only the seq; history has the rest.
     local seq = tonumber(f['seq'])
     local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-    local msg = redis.call('LINDEX', KEYS[2], cur - seq) or ''
+    local msg = redis.call('LINDEX', KEYS[2], cur - seq)
+    if not msg then return {'gone', '', '1', members, done, tostring(seq)} end
     return {'dup', msg, '1', members, done, tostring(seq)}
   end
 end
