@@ -49,9 +49,19 @@ const poller = new Poller({
     setConn(s);
     bus.post({ type: 'conn', state: s });
   },
-  onSuperseded() {
-    // A newer poll of this same device (session) took over: stop here, as
-    // the contract asks, and let the person take it back.
+  async onSuperseded() {
+    // A newer poll of this same device (session) took over. Over the
+    // lease that can be a sibling tab (one the browser throttled in the
+    // background misses that its lease lapsed, and both poll for a
+    // moment): then follow it, and compete again when it goes. Anyone
+    // else (another program with this session) stops this tab, as the
+    // contract asks, until the person takes it back.
+    const l = lead;
+    if (await siblingLeads()) {
+      if (lead === l && l) l.follow();
+      return;
+    }
+    if (lead !== l) return;
     superseded = true;
     stopLeading();
     banner('Messages are now being received in another window.', 'Receive here', () => {
@@ -82,6 +92,25 @@ function startLeading() {
   lead.start();
 }
 
+// siblingLeads asks this browser's other tabs whether one of them polls,
+// and answers true if one says so within a second.
+const asks = new Map();
+function siblingLeads() {
+  return new Promise((resolve) => {
+    const ask = Math.random().toString(36).slice(2);
+    const timer = setTimeout(() => {
+      asks.delete(ask);
+      resolve(false);
+    }, 1000);
+    asks.set(ask, () => {
+      clearTimeout(timer);
+      asks.delete(ask);
+      resolve(true);
+    });
+    bus.post({ type: 'who-leads', ask });
+  });
+}
+
 function stopLeading() {
   if (lead) lead.stop();
   lead = null;
@@ -93,6 +122,8 @@ function stopLeading() {
 function setConn(s) {
   conn = s;
   const el = $('#conn');
+  // A live region: set only a change, or it is announced on every poll.
+  if (el.textContent === s) return;
   el.textContent = s;
   el.className = `conn ${s}`;
 }
@@ -118,6 +149,12 @@ bus.onMessage = (m) => {
       break;
     case 'conn':
       if (!self.leader) setConn(m.state);
+      break;
+    case 'who-leads':
+      if (self.leader) bus.post({ type: 'leading', ask: m.ask });
+      break;
+    case 'leading':
+      if (asks.has(m.ask)) asks.get(m.ask)();
       break;
     case 'hello':
       if (S.me) postView();

@@ -2,9 +2,13 @@
 //
 // GET /api/poll?cursor=<c>: the first poll has no cursor; after an answer
 // the next poll goes out at once with the answer's cursor, which also
-// acknowledges what was answered. Network errors and 5xx back off with
-// jitter (the page shows "reconnecting"); a draining node's 503 is
-// retried at once; 409 superseded stops this tab; 401 logs out.
+// acknowledges what was answered. The first poll after a start or an
+// error asks timeout=0, so it answers at once and the page says
+// "connected" as soon as that is true, not when a long poll ends. Network
+// errors and 5xx back off with jitter (the page shows "reconnecting"); a
+// draining node's 503 is retried at once; 409 superseded stops this tab;
+// 401 logs out. A poll the browser fails because the page is going away
+// (Chrome fails in-flight fetches after pagehide) is no outage.
 
 import { api } from './api.js';
 
@@ -25,7 +29,10 @@ export class Poller {
     this.h = h;
     this.running = false;
     this.wake = null;
+    this.leaving = false;
     addEventListener('online', () => this.wake && this.wake());
+    addEventListener('pagehide', () => { this.leaving = true; });
+    addEventListener('pageshow', () => { this.leaving = false; });
   }
 
   cursorKey() {
@@ -81,16 +88,21 @@ export class Poller {
     // everything not yet acknowledged.
     let cursor = this.loadCursor();
     let failures = 0;
+    let quick = true; // the next poll answers at once (timeout=0)
     while (!signal.aborted) {
       const req = new AbortController();
       const onAbort = () => req.abort();
       signal.addEventListener('abort', onAbort);
       const watchdog = setTimeout(() => req.abort(), WATCHDOG_MS);
-      const url = cursor ? `/api/poll?cursor=${encodeURIComponent(cursor)}` : '/api/poll';
+      const q = [];
+      if (cursor) q.push(`cursor=${encodeURIComponent(cursor)}`);
+      if (quick) q.push('timeout=0');
+      const url = q.length ? `/api/poll?${q.join('&')}` : '/api/poll';
       try {
         const data = await api('GET', url, undefined, { signal: req.signal, auth: false });
         if (signal.aborted) break;
         failures = 0;
+        quick = false;
         this.h.onState('connected');
         if (data && Array.isArray(data.events) && data.events.length) this.h.onEvents(data.events);
         if (data && data.cursor != null) {
@@ -100,6 +112,13 @@ export class Poller {
         if (data && data.resync) await this.h.onResync();
       } catch (e) {
         if (signal.aborted) break;
+        quick = true;
+        if (this.leaving) {
+          // The page is being unloaded or put in the back-forward cache;
+          // if it comes back (pageshow), poll again.
+          await this.sleep(250, signal);
+          continue;
+        }
         const status = e.status ?? 0;
         if (status === 401) {
           this.running = false;

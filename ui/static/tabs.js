@@ -58,6 +58,12 @@ class LockLeader {
     })).catch(() => { /* aborted while waiting */ });
   }
 
+  // follow gives up leading but stays in line for the lock.
+  follow() {
+    this.stop();
+    this.start();
+  }
+
   stop() {
     this.active = false;
     if (this.ctrl) this.ctrl.abort();
@@ -149,6 +155,12 @@ class LeaseLeader {
         }
       }, 150 + Math.random() * 150);
     }
+  }
+
+  // follow gives up leading but keeps competing: the tab leads again once
+  // the lease lapses or its holder leaves.
+  follow() {
+    this.lose();
   }
 
   lose() {
