@@ -45,6 +45,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		rl  *rateLimited
 		mbe *http.MaxBytesError
 	)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client hung up, whatever the error wraps besides: nobody
+		// reads an answer, and it is not the node's failure.
+		return
+	}
 	status, code, msg := http.StatusInternalServerError, "internal", "something went wrong on our side"
 	switch {
 	case errors.As(err, &ae):
@@ -64,8 +69,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, msg = http.StatusForbidden, "forbidden", "you may not do that"
 	case errors.Is(err, store.ErrConflict):
 		status, code, msg = http.StatusConflict, "conflict", "that conflicts with the current state"
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return // the client hung up; nobody reads an answer
 	}
 	if status >= 500 && code != "draining" && code != "overloaded" {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",

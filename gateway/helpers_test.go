@@ -59,6 +59,7 @@ type envOpts struct {
 	gateway  gateway.Options
 	hook     redis.Hook // added to the command client
 	pollWait string     // "subscribe" or "blmove" whatever the environment says
+	logs     io.Writer  // where the node logs (default: nowhere, or stderr with -v); must be safe for concurrent use
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -117,6 +118,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if o.logs != nil {
+		logger = slog.New(slog.NewTextHandler(o.logs, nil))
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
 	srv := gateway.NewServer(logger, graph, plane, sessions, static, o.gateway)

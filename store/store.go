@@ -8,6 +8,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -227,7 +228,12 @@ func parseID(s string) (int64, bool) {
 func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
 
 // unavailable wraps an infrastructure error so callers see ErrUnavailable
-// while the cause stays in the chain for logs.
+// while the cause stays in the chain for logs. A call its caller cancelled
+// (a client that hung up) found nothing unavailable: it keeps only
+// context.Canceled, so the caller does not take it for an outage.
 func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	return fmt.Errorf("%s: %w", op, errors.Join(ErrUnavailable, err))
 }
