@@ -19,8 +19,10 @@ import {
   bus, self, tabViews, postView, sidebar, chatView, membersView, attention, changed, banner,
 } from './ui.js';
 import {
-  openConv, closeChat, knownConv, readOpen, sendMessage, retrySend, loadOlder, onMessage,
+  openConv, closeChat, knownConv, readOpen, sendMessage, retrySend, discardSend, loadOlder, onMessage,
+  restoreOutbox, retryFailed,
 } from './convs.js';
+import { forgetUser } from './saved.js';
 import { applyEvents, forgetSeen, refreshMe, resync } from './events.js';
 import { wireActions, acceptRequest, declineRequest, removeMember, setRole } from './actions.js';
 
@@ -120,7 +122,10 @@ function stopLeading() {
 }
 
 function setConn(s) {
+  const was = conn;
   conn = s;
+  // What failed for want of a connection goes now that there is one.
+  if (s === 'connected' && was !== 'connected') retryFailed();
   const el = $('#conn');
   // A live region: set only a change, or it is announced on every poll.
   if (el.textContent === s) return;
@@ -197,6 +202,7 @@ sidebar.hd = { open: openConv, accept: acceptRequest, decline: declineRequest };
 chatView.hd = {
   send: sendMessage,
   retry: retrySend,
+  discard: discardSend,
   nearTop: () => S.open && loadOlder(S.open),
   atBottom: () => readOpen(),
 };
@@ -244,6 +250,7 @@ function enter(data) {
   const want = decodeURIComponent(location.hash.slice(1));
   if (want && knownConv(want)) openConv(want);
   else closeChat();
+  restoreOutbox();
 }
 
 function signedOut(message) {
@@ -326,6 +333,9 @@ $('#logout-btn').addEventListener('click', async () => {
   try {
     if (uid) localStorage.removeItem(`webchat:cursor:${uid}`);
   } catch { /* ignore */ }
+  // Drafts and unsent messages are this person's: not for whoever uses
+  // the browser next.
+  if (uid) forgetUser(uid);
   signedOut();
 });
 

@@ -10,6 +10,7 @@
 import { h, $, show, fmtTime, fmtFull } from './dom.js';
 import { S, sortedMessages, displayName } from './state.js';
 import { avatar } from './sidebar.js';
+import * as saved from './saved.js';
 
 const EMOJI = ['😀', '😂', '😊', '😍', '😘', '😎', '🤔', '😢', '😭', '😡', '👍', '👏', '🙏', '👋', '🎉', '❤️', '🔥', '🌹', '☕', '🍻'];
 const BOTTOM_SLACK = 48; // px from the bottom that still counts as "at the newest"
@@ -17,7 +18,7 @@ const TOP_LOAD = 80; // px from the top that loads older history
 export const MAX_BODY = 4000; // code points, as the server counts
 
 export class ChatView {
-  // hd: {send(body), retry(clientId), nearTop(), atBottom()}
+  // hd: {send(body), retry(clientId), discard(clientId), nearTop(), atBottom()}
   constructor(hd = {}) {
     this.hd = hd;
     this.box = $('#messages');
@@ -53,6 +54,10 @@ export class ChatView {
     }
 
     const ta = this.composer;
+    // Drafts are kept as typed, so a reload (or a crash) loses nothing.
+    ta.addEventListener('input', () => {
+      if (this.conv && S.me) saved.setDraft(S.me.id, this.conv, ta.value);
+    });
     ta.addEventListener('compositionstart', () => { this.composing = true; });
     ta.addEventListener('compositionend', () => { this.composing = false; });
     ta.addEventListener('keydown', (e) => {
@@ -91,6 +96,7 @@ export class ChatView {
     if (this.hd.send(body)) {
       ta.value = '';
       this.drafts.delete(this.conv);
+      if (S.me) saved.setDraft(S.me.id, this.conv, '');
       this.notice('');
     }
     ta.focus();
@@ -119,7 +125,8 @@ export class ChatView {
     this.list.replaceChildren();
     this.note.textContent = '';
     this.hidePill();
-    this.composer.value = this.drafts.get(convId) || '';
+    const kept = convId && S.me ? saved.draft(S.me.id, convId) : undefined;
+    this.composer.value = kept ?? (this.drafts.get(convId) || '');
     this.writable = undefined;
     this.notice('');
   }
@@ -207,7 +214,7 @@ export class ChatView {
   fill(el, { m, p }) {
     const own = !!S.me && m.from === S.me.id;
     const name = own ? S.me.display_name || S.me.username : displayName(m.from);
-    const sig = [m.conv, m.seq, m.body, m.ts, name, own, p ? `${p.state}|${p.error}|${p.retryAt}` : 'ok'].join('\u0000');
+    const sig = [m.conv, m.seq, m.body, m.ts, name, own, p ? `${p.state}|${p.error}|${p.retryAt}|${!!p.transient}` : 'ok'].join('\u0000');
     if (el._sig === sig) return;
     el._sig = sig;
     el.className = `msg${own ? ' own' : ''}${p ? ` pending ${p.state}` : ''}`;
@@ -239,7 +246,11 @@ export class ChatView {
       return h('div', { class: 'msg-status warn', role: 'status' }, `Sending too fast — retrying in ${s} s`);
     }
     return h('div', { class: 'msg-status error', role: 'alert' },
-      `Not sent${p.error ? `: ${p.error}` : ''} `,
-      h('button', { type: 'button', class: 'link', 'data-testid': 'message-retry', onclick: () => this.hd.retry(p.client_id) }, 'Retry'));
+      p.transient
+        ? 'Not sent yet: the server could not be reached. It goes once the connection is back. '
+        : `Not sent${p.error ? `: ${p.error}` : ''} `,
+      h('button', { type: 'button', class: 'link', 'data-testid': 'message-retry', onclick: () => this.hd.retry(p.client_id) }, 'Retry'),
+      ' ',
+      h('button', { type: 'button', class: 'link', 'data-testid': 'message-discard', onclick: () => this.hd.discard(p.client_id) }, 'Discard'));
   }
 }

@@ -7,6 +7,7 @@ import { get, post, newClientId } from './api.js';
 import * as st from './state.js';
 import { S } from './state.js';
 import { notify, notifyPermission } from './notify.js';
+import * as saved from './saved.js';
 import {
   bus, self, tabViews, postView, wide, changed, flush, renderHeader, renderMembers,
   openGroup, chatView, membersView, membersClosedOnNarrow,
@@ -215,6 +216,7 @@ export function sendMessage(body) {
     ts: Date.now(), state: 'sending', error: null, retryAt: 0,
   };
   st.conv(id).pending.set(p.client_id, p);
+  saved.outboxPut(S.me.id, p);
   changed({ chat: true, bottom: true });
   enqueue(p);
   return true;
@@ -228,6 +230,46 @@ export function retrySend(clientId) {
   p.error = null;
   changed({ chat: true });
   enqueue(p);
+}
+
+// discardSend gives up a failed message (the server refused it).
+export function discardSend(clientId) {
+  const c = S.open && st.conv(S.open);
+  const p = c && c.pending.get(clientId);
+  if (!p || p.state !== 'failed') return;
+  c.pending.delete(clientId);
+  saved.outboxDrop(S.me.id, clientId);
+  changed({ chat: true });
+}
+
+// restoreOutbox takes the messages a reload interrupted, or that failed
+// before it, and sends them again with their own client_ids: one the
+// server already has is answered with that copy, not sent twice.
+export function restoreOutbox() {
+  for (const e of saved.outbox(S.me.id)) {
+    const c = st.conv(e.conv);
+    if (c.pending.has(e.client_id)) continue;
+    const p = { ...e, from: S.me.id, state: 'sending', error: null, retryAt: 0 };
+    c.pending.set(p.client_id, p);
+    enqueue(p);
+  }
+  changed({ chat: !!S.open });
+}
+
+// retryFailed sends again what failed because the server could not be
+// reached (the connection is back); what it refused waits for the person.
+export function retryFailed() {
+  if (!S.me) return;
+  for (const c of S.convs.values()) {
+    for (const p of c.pending.values()) {
+      if (p.state === 'failed' && p.transient) {
+        p.state = 'sending';
+        p.error = null;
+        enqueue(p);
+      }
+    }
+  }
+  changed({ chat: !!S.open });
 }
 
 // attemptSend sends until the server answers: confirmed, or marked failed
@@ -246,6 +288,7 @@ async function attemptSend(p) {
       const m = data.message;
       if (S.open === p.conv) chatView.confirmed(p.client_id, m.seq);
       c.pending.delete(p.client_id);
+      saved.outboxDrop(p.from, p.client_id);
       st.addMessage(m, true);
       // This device does not get its own message by poll: tell the other tabs.
       bus.post({ type: 'sent', message: m });
@@ -257,6 +300,8 @@ async function attemptSend(p) {
       if (e.status !== 429) {
         p.state = 'failed';
         p.error = e.message;
+        // Not reached (or not answering): sent again once the poll is back.
+        p.transient = !e.status || e.status >= 500;
         changed({ chat: S.open === p.conv });
         return;
       }
@@ -272,6 +317,8 @@ async function attemptSend(p) {
 // onMessage takes a message from the poll (live) or from another tab.
 export function onMessage(m, live) {
   if (!m || typeof m.seq !== 'number' || !m.conv) return;
+  // My own, sent by another tab or device: no longer to be sent from here.
+  if (S.me && m.from === S.me.id && m.client_id) saved.outboxDrop(S.me.id, m.client_id);
   const r = st.addMessage(m, true);
   if (!r.added) return;
   const open = m.conv === S.open;
