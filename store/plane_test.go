@@ -52,7 +52,7 @@ func newPlane(t *testing.T, o store.PlaneOptions) (*store.Plane, *redis.Client, 
 
 func TestPlaneSendPollAck(t *testing.T) {
 	ctx := context.Background()
-	p, _, acc := newPlane(t, store.PlaneOptions{})
+	p, rdb, acc := newPlane(t, store.PlaneOptions{})
 	acc.friends[[2]store.UserID{1, 2}] = true
 	if err := p.RegisterDevice(ctx, 2, "b1"); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,12 @@ func TestPlaneSendPollAck(t *testing.T) {
 		ok, _ := p.Wait(ctx, 2, "b1", 5*time.Second)
 		woke <- ok
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Send only once the wait blocks in Redis, so that only a wake-up can
+	// answer it (a send before it would be found without one).
+	storetest.WaitFor(t, 5*time.Second, "the wait to block", func() bool {
+		info, _ := rdb.Info(ctx, "clients").Result()
+		return strings.Contains(info, "blocked_clients:1\r\n")
+	})
 	if _, err := p.Send(ctx, store.Outgoing{From: 1, Conv: conv, To: 2, Body: "late"}); err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,14 @@ func newUser(t *testing.T, base, name string) *user {
 
 func (u *user) call(method, path string, body any, want int, out any) {
 	u.t.Helper()
+	if err := u.try(method, path, body, want, out); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+// try is call for another goroutine than the test's: it returns what call
+// would fail the test with.
+func (u *user) try(method, path string, body any, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -116,18 +124,19 @@ func (u *user) call(method, path string, body any, want int, out any) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := u.hc.Do(req)
 	if err != nil {
-		u.t.Fatalf("%s %s: %v", method, path, err)
+		return fmt.Errorf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		u.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+		return fmt.Errorf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			u.t.Fatalf("decode %s: %v", b, err)
+			return fmt.Errorf("decode %s: %v", b, err)
 		}
 	}
+	return nil
 }
 
 // roundTrip makes two friends and sends one message to a waiting poll.
@@ -147,16 +156,24 @@ func roundTrip(t *testing.T, base string) {
 			}
 		}
 	}
-	got := make(chan answer, 1)
+	type result struct {
+		a   answer
+		err error
+	}
+	got := make(chan result, 1)
 	go func() {
-		var a answer
-		bob.call("GET", "/api/poll?timeout=30&cursor="+first.Cursor, nil, 200, &a)
-		got <- a
+		var r result
+		r.err = bob.try("GET", "/api/poll?timeout=30&cursor="+first.Cursor, nil, 200, &r.a)
+		got <- r
 	}()
 	storetest.WaitFor(t, 5*time.Second, "bob's poll to wait", func() bool { return pollsWaiting(t, base) == 1 })
 	alice.call("POST", "/api/messages", map[string]any{"to": bob.ID, "type": "single", "body": "hello"}, 201, nil)
 	select {
-	case a := <-got:
+	case r := <-got:
+		a := r.a
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
 		if len(a.Events) != 1 || a.Events[0].Message.Body != "hello" || a.Events[0].Message.From != alice.ID {
 			t.Fatalf("poll answer = %+v", a)
 		}
@@ -227,13 +244,11 @@ func TestShutdownAnswersWaitingPollsAtOnce(t *testing.T) {
 	for i := range polls {
 		users = append(users, newUser(t, n.URL, fmt.Sprintf("user%d", i)))
 	}
-	answers := make(chan time.Duration, polls)
+	answers := make(chan error, polls)
 	for _, u := range users {
 		go func() {
-			start := time.Now()
 			var a struct{ Events []any }
-			u.call("GET", "/api/poll?timeout=50", nil, 200, &a)
-			answers <- time.Since(start)
+			answers <- u.try("GET", "/api/poll?timeout=50", nil, 200, &a)
 		}()
 	}
 	storetest.WaitFor(t, 10*time.Second, "polls to wait", func() bool { return strings.Count(metrics(t, n.URL), "webchat_polls_waiting 20") == 1 })
@@ -241,7 +256,10 @@ func TestShutdownAnswersWaitingPollsAtOnce(t *testing.T) {
 	n.stop()
 	for range polls {
 		select {
-		case <-answers:
+		case err := <-answers:
+			if err != nil {
+				t.Fatalf("a waiting poll on shutdown: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("a waiting poll was not answered at once on shutdown")
 		}
