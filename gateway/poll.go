@@ -125,7 +125,9 @@ func (s *Server) handlePoll() http.Handler {
 			wt = s.o.Wakeups.Register(me.user, me.device)
 			defer s.o.Wakeups.Unregister(wt)
 		}
-		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, mode, node)
+		step := mode // the mode of the last step
+		refused := false
+		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, step, node)
 		for {
 			if err != nil {
 				s.answerPoll(w, r, "error", nil, err)
@@ -158,23 +160,38 @@ func (s *Server) handlePoll() http.Handler {
 					s.answerPoll(w, r, "error", nil, xerr)
 					return
 				}
-				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, mode, node)
+				step = mode
+				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, step, node)
 				continue
 			}
 			// Empty: wait for the inbox, in slices.
 			remaining := time.Until(deadline)
-			if remaining <= 0 || timeout == 0 || st.Outcome != store.PollEmpty {
-				s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
-				return
+			if timeout > 0 && remaining > 0 && s.o.MaxPolls > 0 && s.nPolls.Load() >= int64(s.o.MaxPolls) {
+				refused = true // and stays so: the node is too full to wait on
 			}
-			if s.o.MaxPolls > 0 && s.nPolls.Load() >= int64(s.o.MaxPolls) {
-				s.answerPoll(w, r, "error", nil, errTooManyPolls)
+			if remaining <= 0 || timeout == 0 || refused || step == store.PollFinal {
+				// Not waiting (again). A step that may wait (start,
+				// check) marked the poll waiting in pollgen: a final step
+				// takes the mark away, or the next delivery or newer poll
+				// would wake a poll that is gone. It also takes what came
+				// meanwhile. After it the poll answers, never waits:
+				// unmarked, nothing would wake it.
+				if step == store.PollStart || step == store.PollCheck {
+					step = store.PollFinal
+					st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
+					continue
+				}
+				if refused {
+					s.answerPoll(w, r, "error", nil, errTooManyPolls)
+					return
+				}
+				s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
 				return
 			}
 			if wt != nil {
 				wt.Waiting(st.Gen)
 			}
-			waited, werr := s.wait(r, me, wt, min(remaining, s.o.PollSlice))
+			werr := s.wait(r, me, wt, min(remaining, s.o.PollSlice))
 			if ctx.Err() != nil {
 				// Abandoned: whatever the wait moved stays in flight for the
 				// next poll.
@@ -198,8 +215,8 @@ func (s *Server) handlePoll() http.Handler {
 					return
 				}
 			}
-			step := store.PollCheck
-			if !waited && time.Until(deadline) <= 0 {
+			step = store.PollCheck
+			if time.Until(deadline) <= 0 {
 				step = store.PollFinal
 			}
 			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
@@ -223,7 +240,7 @@ func (s *Server) liveSession(ctx context.Context, me session) error {
 // wait waits one slice for the device's inbox, registered for drain and
 // counted: on the node's wake-up subscription when wt is set, else in
 // Redis (BLMOVE).
-func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Duration) (bool, error) {
+func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Duration) error {
 	p := &waitingPoll{ref: store.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
 	s.pollsMu.Lock()
 	s.polls[p] = struct{}{}
@@ -236,7 +253,7 @@ func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Dura
 		s.nPolls.Add(-1)
 	}()
 	if s.draining.Load() {
-		return false, nil
+		return nil
 	}
 	if wt != nil {
 		// A hang-up needs nothing in Redis: the waiter is forgotten.
@@ -244,12 +261,10 @@ func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Dura
 		defer t.Stop()
 		select {
 		case <-wt.C:
-			return true, nil
 		case <-t.C:
-			return false, nil
 		case <-r.Context().Done():
-			return false, nil
 		}
+		return nil
 	}
 	// go-redis does not interrupt BLMOVE when the client hangs up, so a
 	// hang-up pushes a wake marker: the abandoned wait ends at once instead
@@ -262,12 +277,13 @@ func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Dura
 	})
 	defer stop()
 	if r.Context().Err() != nil {
-		return false, nil
+		return nil
 	}
 	// Not the request's context: a cancelled context abandons go-redis's
 	// connection wait but not its dial, whose connection then lands in the
 	// idle pool past MaxIdleConns. The marker above ends this wait anyway.
-	return s.plane.Wait(context.WithoutCancel(r.Context()), me.user, me.device, d)
+	_, err := s.plane.Wait(context.WithoutCancel(r.Context()), me.user, me.device, d)
+	return err
 }
 
 func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"webchat/gateway"
+	"webchat/store"
 	"webchat/store/storetest"
 )
 
@@ -104,5 +107,128 @@ func TestHangUpIsNotLoggedButARedisFailureIs(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "status=503") {
 		t.Fatalf("a Redis failure was not logged:\n%s", l)
+	}
+}
+
+// deviceOf returns the device of c's session, as its last poll's cursor
+// names it.
+func deviceOf(c *client) string {
+	c.e.t.Helper()
+	i := strings.LastIndexByte(c.cursor, '-')
+	if i <= 0 {
+		c.e.t.Fatalf("no device in cursor %q: poll first", c.cursor)
+	}
+	return c.cursor[:i]
+}
+
+// pollgen reads the poll generation of c's device: "N" for a poll that
+// does not wait, "N:w" or "N:w:<node>" while one waits (its wait mark).
+func pollgen(e *env, c *client) string {
+	e.t.Helper()
+	v, err := e.rdb.Get(context.Background(), pollgenKey(e, c.User.ID, deviceOf(c))).Result()
+	if err != nil && err != redis.Nil {
+		e.t.Fatalf("read pollgen: %v", err)
+	}
+	return v
+}
+
+func pollgenKey(e *env, u store.UserID, dev string) string {
+	return e.prefix + "pollgen:{u:" + itoa(int64(u)) + "}:" + dev
+}
+
+// wakeEmpty wakes c's waiting poll with nothing for it, as a wake-up does
+// whose cause was gone by the time the poll looked: a bare publish to the
+// node a subscribed poll waits on, a wake marker for one in BLMOVE.
+func wakeEmpty(e *env, c *client) {
+	e.t.Helper()
+	ctx := context.Background()
+	gen := pollgen(e, c)
+	if _, node, ok := strings.Cut(gen, ":w:"); ok {
+		if err := e.rdb.Publish(ctx, e.prefix+"wake:"+node, "{u:"+itoa(int64(c.User.ID))+"}"+deviceOf(c)).Err(); err != nil {
+			e.t.Fatal(err)
+		}
+		return
+	}
+	if !strings.HasSuffix(gen, ":w") {
+		e.t.Fatalf("pollgen %q: the poll is not waiting", gen)
+	}
+	if err := e.plane.Wake(ctx, []store.DeviceRef{{User: c.User.ID, Device: deviceOf(c)}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// slowCheck makes Redis answer a poll's check step (the step after a
+// wake-up) only at until, while armed: the step ends after the poll's
+// deadline, as it does when the wake-up comes right at the deadline.
+type slowCheck struct {
+	key   atomic.Value // the pollgen key of the device whose step is slow
+	until atomic.Value // time.Time
+	armed atomic.Bool
+}
+
+func (h *slowCheck) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *slowCheck) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *slowCheck) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.armed.Load() && slices.ContainsFunc(cmds, h.isCheck) {
+			h.armed.Store(false)
+			<-time.After(time.Until(h.until.Load().(time.Time)))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *slowCheck) isCheck(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	return cmd.Name() == "evalsha" && slices.Contains(args, any(h.key.Load())) && slices.Contains(args, any(store.PollCheck))
+}
+
+func TestPollWokenAtItsDeadlineLeavesNoWaitMark(t *testing.T) {
+	hook := &slowCheck{}
+	e := newEnv(t, envOpts{hook: hook})
+	alice := e.signup("alice")
+	alice.drain()
+	hook.key.Store(pollgenKey(e, alice.User.ID, deviceOf(alice)))
+	const timeout = 2 * time.Second
+	answered := make(chan response, 1)
+	go func() { answered <- alice.do("GET", alice.pollPath(int(timeout/time.Second)), nil) }()
+	e.waitPolls(1)
+	// The poll's deadline was set before it waited, so before now + timeout.
+	hook.until.Store(time.Now().Add(timeout + 200*time.Millisecond))
+	hook.armed.Store(true)
+	wakeEmpty(e, alice)
+	var r response
+	select {
+	case r = <-answered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the woken poll never answered")
+	}
+	var a pollAnswer
+	mustJSON(t, r.Body, &a)
+	if r.Status != 200 || len(a.Events) != 0 {
+		t.Fatalf("poll woken at its deadline: %d %s", r.Status, r.Body)
+	}
+	if hook.armed.Load() {
+		t.Fatal("the wake-up led to no check step")
+	}
+	if g := pollgen(e, alice); strings.Contains(g, ":w") {
+		t.Fatalf("the answered poll left its wait mark: pollgen %q", g)
+	}
+}
+
+func TestRefusedPollLeavesNoWaitMark(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{MaxPolls: 1}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	alice.drain()
+	bob.drain()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go alice.doCtx(ctx, "GET", alice.pollPath(10), nil)
+	e.waitPolls(1)
+	if r := bob.do("GET", bob.pollPath(10), nil); r.Status != 503 || r.errorCode() != "overloaded" {
+		t.Fatalf("a second waiting poll on a node that allows one: %d %s", r.Status, r.Body)
+	}
+	if g := pollgen(e, bob); strings.Contains(g, ":w") {
+		t.Fatalf("the refused poll left its wait mark: pollgen %q", g)
 	}
 }
