@@ -122,9 +122,15 @@ local function ring_slot(seq)
   return math.floor(i / 8) + 1, 2 ^ (i % 8)
 end
 
-local function ring_has(bytes, seq)
+-- ring_set sets (on) or clears seq's bit in the ring string bits and
+-- returns the new string and whether the bit was set before.
+local function ring_set(bits, seq, on)
   local b, m = ring_slot(seq)
-  return math.floor(bytes[b] / m) % 2 == 1
+  local byte = string.byte(bits, b)
+  local was = math.floor(byte / m) % 2 == 1
+  if was == on then return bits, was end
+  if on then byte = byte + m else byte = byte - m end
+  return string.sub(bits, 1, b - 1) .. string.char(byte) .. string.sub(bits, b + 1), was
 end
 
 -- count_unread counts message seq of conv as unread in hash unread, once:
@@ -140,26 +146,20 @@ local function count_unread(unread, conv, seq)
   if seq <= tonumber(f[1] or '0') then return end
   local last = tonumber(f[2] or '0')
   if seq <= last - UNREAD_RING then return end
-  local bytes = {string.byte(f[3] or '', 1, -1)}
-  for i = #bytes + 1, UNREAD_RING / 8 do bytes[i] = 0 end
-  if seq > last then
-    -- The slots of last+1 .. seq still hold seqs a ring's length older.
-    if seq - last >= UNREAD_RING then
-      for i = 1, UNREAD_RING / 8 do bytes[i] = 0 end
-    else
-      for s = last + 1, seq do
-        if ring_has(bytes, s) then
-          local b, m = ring_slot(s)
-          bytes[b] = bytes[b] - m
-        end
-      end
-    end
-    redis.call('HSET', unread, conv .. ':last', seq)
-  elseif ring_has(bytes, seq) then
-    return
+  local bits = f[3]
+  if not bits or #bits ~= UNREAD_RING / 8 or seq - last >= UNREAD_RING then
+    bits = string.rep('\0', UNREAD_RING / 8)
+  elseif seq > last then
+    -- The slots of last+1 .. seq-1 still hold seqs a ring's length older.
+    for s = last + 1, seq - 1 do bits = ring_set(bits, s, false) end
   end
-  local b, m = ring_slot(seq)
-  bytes[b] = bytes[b] + m
-  redis.call('HSET', unread, conv .. ':seen', string.char(unpack(bytes)))
+  local was
+  bits, was = ring_set(bits, seq, true)
+  if was and seq <= last then return end
+  if seq > last then
+    redis.call('HSET', unread, conv .. ':seen', bits, conv .. ':last', seq)
+  else
+    redis.call('HSET', unread, conv .. ':seen', bits)
+  end
   redis.call('HINCRBY', unread, conv, 1)
 end
