@@ -62,6 +62,10 @@ type envOpts struct {
 	logs     io.Writer  // where the node logs (default: nowhere, or stderr with -v); must be safe for concurrent use
 }
 
+// testBlockingPool is the blocking client's pool in the tests, as
+// MAX_POLLS_PER_NODE would size it for the most polls a test holds.
+const testBlockingPool = 4096
+
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	addrs := []string{}
@@ -75,21 +79,16 @@ func newEnv(t *testing.T, o envOpts) *env {
 		addrs = append(addrs, o.redis.Addr)
 	}
 	// The same client settings as cmd/webchat's openRedis.
-	const poolSize = 64
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1, PoolSize: poolSize,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
-	block := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: clusterMode, MaxRetries: -1,
-		PoolSize: 4096, MaxIdleConns: 64, ReadBufferSize: 4096, WriteBufferSize: 4096,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second})
+	cmdOpts, blockOpts := store.ClientOptions(testBlockingPool)
+	for _, u := range []*redis.UniversalOptions{cmdOpts, blockOpts} {
+		u.Addrs, u.IsClusterMode = addrs, clusterMode
+	}
+	rdb, block := redis.NewUniversalClient(cmdOpts), redis.NewUniversalClient(blockOpts)
 	t.Cleanup(func() { rdb.Close(); block.Close() })
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
 	}
-	// As many workers as cmd/webchat gives it: more than the pool's
-	// connections, so that a call never waits for a worker longer than it
-	// would wait for a connection (a stalled Redis holds both for the read
-	// timeout).
-	rdb.AddHook(store.NewOffloadHook(4*poolSize, 4*time.Second))
+	rdb.AddHook(store.NewCommandOffloadHook(cmdOpts))
 	prefix := storetest.Prefix(t)
 	o.plane.Prefix = prefix
 	graph := o.graph

@@ -24,7 +24,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"webchat/gateway"
 	"webchat/store"
@@ -170,16 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // polls under POLL_WAIT=blmove (many connections with small buffers; it
 // opens none otherwise).
 func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
-	// Maintenance notifications (a managed-Redis feature) cost a handoff
-	// machinery per pool that self-hosted Redis never uses.
-	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	cmdOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: 64, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
-		MaintNotificationsConfig: noMaint}
-	// A burst of waiting polls opens many connections; MaxIdleConns closes
-	// them again when the polls are gone.
-	blockOpts := &redis.UniversalOptions{MaxRetries: -1, PoolSize: blockingPoolSize(cfg.MaxPolls), MaxIdleConns: 256, ReadBufferSize: 4096, WriteBufferSize: 4096,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, PoolTimeout: 5 * time.Second,
-		MaintNotificationsConfig: noMaint}
+	cmdOpts, blockOpts := store.ClientOptions(blockingPoolSize(cfg.MaxPolls))
 	var stopEmbedded func()
 	switch {
 	case cfg.RedisClusterAddrs != "":
@@ -208,10 +198,7 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	rdb.AddHook(hook)
 	// Commands run on workers, so that the goroutines of waiting polls keep
 	// shallow stacks (not the blocking client: BLMOVE would hold a worker).
-	// More workers than one pool's connections: a cluster has a pool per
-	// master.
-	// A call waits for a worker as long as go-redis would for a connection.
-	rdb.AddHook(store.NewOffloadHook(4*cmdOpts.PoolSize, cmdOpts.ReadTimeout+time.Second))
+	rdb.AddHook(store.NewCommandOffloadHook(cmdOpts))
 	block.AddHook(hook)
 	closeAll = func() {
 		rdb.Close()
