@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -217,17 +218,28 @@ func (s *Server) dummyCostHash() []byte {
 // startSession logs u in on this request's session with a renewed token. A
 // session that already has a device of u keeps it; otherwise a new device
 // is entered at once, so messages sent before its first poll wait for it.
+// On a session that was another user's, that user's device goes with its
+// lists, as at log-out: otherwise it fills up for nobody and counts toward
+// their devices.
 func (s *Server) startSession(r *http.Request, u store.UserID) error {
 	ctx := r.Context()
-	dev := s.sm.GetString(ctx, sessDevice)
-	if s.sm.GetInt64(ctx, sessUser) != int64(u) || dev == "" {
-		dev = randomHex(8)
+	prevUser, dev, prevToken := store.UserID(s.sm.GetInt64(ctx, sessUser)), s.sm.GetString(ctx, sessDevice), s.sm.Token(ctx)
+	prevDev := ""
+	if prevUser != u || dev == "" {
+		prevDev, dev = dev, randomHex(8)
 	}
 	if err := s.plane.RegisterDevice(ctx, u, dev); err != nil {
 		return err
 	}
+	// The old token goes first (RenewToken deletes it), so a poll woken by
+	// the device's removal finds its session gone and answers 401.
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return err
+	}
+	if prevUser > 0 && prevUser != u && prevDev != "" {
+		if err := s.endDevice(ctx, prevUser, prevDev, prevToken); err != nil {
+			return err
+		}
 	}
 	s.sm.Put(ctx, sessUser, int64(u))
 	s.sm.Put(ctx, sessDevice, dev)
@@ -246,17 +258,23 @@ func (s *Server) handleLogout() http.Handler {
 			return
 		}
 		if uid > 0 && dev != "" {
-			if err := s.plane.UnregisterDevice(ctx, store.UserID(uid), dev); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			if err := s.plane.UntrackSession(ctx, store.UserID(uid), token); err != nil {
+			if err := s.endDevice(ctx, store.UserID(uid), dev, token); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// endDevice removes the device of a session that ended (its token already
+// deleted) with its lists, waking its poll, and stops tracking the token
+// among u's sessions.
+func (s *Server) endDevice(ctx context.Context, u store.UserID, dev, token string) error {
+	if err := s.plane.UnregisterDevice(ctx, u, dev); err != nil {
+		return err
+	}
+	return s.plane.UntrackSession(ctx, u, token)
 }
 
 // handleLogoutEverywhere ends every session of the user, on every node:

@@ -232,3 +232,80 @@ func TestRefusedPollLeavesNoWaitMark(t *testing.T) {
 		t.Fatalf("the refused poll left its wait mark: pollgen %q", g)
 	}
 }
+
+// sessionToken returns c's session token, from its cookie jar.
+func sessionToken(c *client) string {
+	return strings.TrimPrefix(sessionKey(c.e, c), c.e.prefix+"session:")
+}
+
+// deviceGone fails unless u's device dev is out of devices and its
+// lists and poll generation are gone, and the session token is no longer
+// tracked as u's, as a log-out leaves them.
+func deviceGone(t *testing.T, e *env, u store.UserID, dev, token string) {
+	t.Helper()
+	ctx := context.Background()
+	tag := "{u:" + itoa(int64(u)) + "}"
+	if err := e.rdb.ZScore(ctx, e.prefix+"devices:"+tag, dev).Err(); err != redis.Nil {
+		t.Errorf("device %s of user %d is still registered (%v)", dev, u, err)
+	}
+	for _, k := range []string{"inbox:" + tag + ":" + dev, "inflight:" + tag + ":" + dev, "pollgen:" + tag + ":" + dev} {
+		if n, err := e.rdb.Exists(ctx, e.prefix+k).Result(); err != nil || n != 0 {
+			t.Errorf("%s still exists (%d, %v)", k, n, err)
+		}
+	}
+	if in, err := e.rdb.SIsMember(ctx, e.prefix+"sessions:"+tag, token).Result(); err != nil || in {
+		t.Errorf("session %s is still tracked as user %d's (%v, %v)", token, u, in, err)
+	}
+	if n, err := e.rdb.Exists(ctx, e.prefix+"session:"+token).Result(); err != nil || n != 0 {
+		t.Errorf("session %s still exists (%d, %v)", token, n, err)
+	}
+}
+
+func TestLoginAsAnotherUserUnregistersTheFirstUsersDevice(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
+	alice.drain()
+	dev, token := deviceOf(alice), sessionToken(alice)
+	// Events wait for alice's device, one in flight, one in its inbox.
+	carol.mustDo("POST", "/api/friend-requests", map[string]any{"username": "alice"}, 201, nil)
+	if a := alice.poll(0); len(a.Events) != 1 {
+		t.Fatalf("alice's poll: %+v", a)
+	}
+	bob.mustDo("POST", "/api/friend-requests", map[string]any{"username": "alice"}, 201, nil)
+
+	// Bob logs in on alice's browser session.
+	browser := alice
+	browser.mustDo("POST", "/api/login", map[string]any{"username": "bob", "password": "password-bob"}, 200, nil)
+	deviceGone(t, e, alice.User.ID, dev, token)
+	if t.Failed() {
+		return
+	}
+	if n, err := e.rdb.ZCard(context.Background(), e.prefix+"devices:{u:"+itoa(int64(alice.User.ID))+"}").Result(); err != nil || n != 0 {
+		t.Fatalf("alice has %d devices (%v), want none", n, err)
+	}
+	// The browser is bob's now, on a device of its own.
+	browser.cursor = ""
+	browser.drain()
+	bobDev, bobToken := deviceOf(browser), sessionToken(browser)
+	if bobDev == dev {
+		t.Fatal("bob took over alice's device")
+	}
+
+	// A sign-up on the same browser session does the same to bob's
+	// device, and wakes its waiting poll, which answers 401.
+	polled := make(chan response, 1)
+	go func() { polled <- browser.do("GET", browser.pollPath(10), nil) }()
+	e.waitPolls(1)
+	browser.mustDo("POST", "/api/signup", map[string]any{"username": "dave", "password": "password-dave", "display_name": "Dave"}, 201, nil)
+	select {
+	case r := <-polled:
+		if r.Status != 401 || r.errorCode() != "unauthorized" {
+			t.Fatalf("bob's waiting poll after the sign-up: %d %s", r.Status, r.Body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("bob's waiting poll was not woken")
+	}
+	deviceGone(t, e, bob.User.ID, bobDev, bobToken)
+	// Bob's own session, elsewhere, is untouched.
+	bob.mustDo("GET", "/api/me", nil, 200, nil)
+}
