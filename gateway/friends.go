@@ -96,10 +96,14 @@ func (s *Server) handleAnswerRequest(accept bool) http.Handler {
 			return
 		}
 		if !accept {
-			if _, err := s.graph.DeclineRequest(r.Context(), me.user, id); err != nil {
+			req, err := s.graph.DeclineRequest(r.Context(), me.user, id)
+			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
+			// The asker stops waiting, and the decliner's other devices
+			// drop a request they can no longer answer.
+			s.publish(r, "friend_request_declined", "request", req, req.From.ID, me.user)
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}

@@ -309,3 +309,42 @@ func TestLoginAsAnotherUserUnregistersTheFirstUsersDevice(t *testing.T) {
 	// Bob's own session, elsewhere, is untouched.
 	bob.mustDo("GET", "/api/me", nil, 200, nil)
 }
+
+func TestDeclinedRequestReachesTheAskerAndTheDeclinersOtherDevices(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
+	alice2, bob2 := alice.login(), bob.login()
+	var asked struct{ Request struct{ ID int64 } }
+	alice.mustDo("POST", "/api/friend-requests", map[string]any{"username": "bob"}, 201, &asked)
+	for _, c := range []*client{alice, alice2, bob, bob2, carol} {
+		c.drain()
+	}
+	bob.mustDo("POST", fmt.Sprintf("/api/friend-requests/%d/decline", asked.Request.ID), nil, 204, nil)
+
+	// Delivered before the answer: a poll that does not wait finds it.
+	for _, tc := range []struct {
+		name string
+		c    *client
+	}{{"the asker", alice}, {"the asker's other device", alice2}, {"the decliner's other device", bob2}} {
+		a := tc.c.poll(0)
+		if len(a.Events) != 1 || a.Events[0].Type != "friend_request_declined" || a.Events[0].Request == nil {
+			t.Fatalf("%s got %+v, want one friend_request_declined", tc.name, a.Events)
+		}
+		var req struct {
+			ID       int64
+			From, To store.User
+		}
+		mustJSON(t, *a.Events[0].Request, &req)
+		if req.ID != asked.Request.ID || req.From.ID != alice.User.ID || req.To.ID != bob.User.ID || req.From.Username != "alice" {
+			t.Fatalf("%s got the request %s", tc.name, *a.Events[0].Request)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		c    *client
+	}{{"the declining device", bob}, {"a stranger", carol}} {
+		if a := tc.c.poll(0); len(a.Events) != 0 {
+			t.Fatalf("%s got %+v", tc.name, a.Events)
+		}
+	}
+}
