@@ -42,17 +42,18 @@ func validUsername(u string) bool {
 	return true
 }
 
-// validName checks a display or group name: 1–64 characters, not only
-// white space, no control characters.
+// validName checks a display or group name (field, its JSON name): 1 to
+// maxLen characters, not only white space, no control characters.
 func validName(field, v string, maxLen int) error {
+	label := fieldLabel(field)
 	if strings.TrimSpace(v) == "" {
-		return badRequest("invalid_field", field+" must not be blank")
+		return badRequest("invalid_field", label+" must not be blank")
 	}
 	if utf8.RuneCountInString(v) > maxLen {
-		return badRequest("invalid_field", field+" must be at most "+itoa(int64(maxLen))+" characters")
+		return badRequest("invalid_field", label+" must be 1–"+itoa(int64(maxLen))+" characters")
 	}
 	if hasControl(v, false) {
-		return badRequest("invalid_field", field+" must not contain control characters")
+		return badRequest("invalid_field", label+" must be one line of text, without control characters")
 	}
 	return nil
 }
@@ -71,12 +72,15 @@ func hasControl(s string, multiline bool) bool {
 	return false
 }
 
+// errPasswordTooLong: bcrypt reads at most 72 bytes.
+var errPasswordTooLong = badRequest("invalid_field", "Password must be at most 72 bytes (fewer characters with accents or in other scripts)")
+
 func validPassword(p string) error {
 	if len(p) < 8 {
-		return badRequest("invalid_field", "password must be at least 8 characters")
+		return badRequest("invalid_field", "Password must be at least 8 characters")
 	}
 	if len(p) > 72 {
-		return badRequest("invalid_field", "password must be at most 72 bytes")
+		return errPasswordTooLong
 	}
 	return nil
 }
@@ -124,7 +128,7 @@ func (s *Server) handleSignup() http.Handler {
 		}
 		username := strings.ToLower(*req.Username)
 		if !validUsername(username) {
-			s.writeError(w, r, badRequest("invalid_field", "username must be 3–32 of a-z, 0-9 and _"))
+			s.writeError(w, r, badRequest("invalid_field", "Username must be 3–32 characters: letters a–z, digits 0–9 and _"))
 			return
 		}
 		if err := validPassword(*req.Password); err != nil {
@@ -174,7 +178,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		username := strings.ToLower(*req.Username)
 		if len(*req.Password) > 72 {
-			s.writeError(w, r, badRequest("invalid_field", "password must be at most 72 bytes"))
+			s.writeError(w, r, errPasswordTooLong)
 			return
 		}
 		if err := s.checkAuthRate(r, username); err != nil {

@@ -9,7 +9,9 @@ import (
 	"webchat/store"
 )
 
-// apiError is an error the gateway answers as it is.
+// apiError is an error the gateway answers as it is. Its message is for a
+// person (the browser shows it): a sentence that names what they see
+// (fieldLabel), never an API field; clients that branch read the code.
 type apiError struct {
 	status  int
 	code    string
@@ -21,13 +23,13 @@ func (e *apiError) Error() string { return e.message }
 func badRequest(code, msg string) error { return &apiError{http.StatusBadRequest, code, msg} }
 
 var (
-	errUnauthorized  = &apiError{http.StatusUnauthorized, "unauthorized", "log in first"}
-	errBadCreds      = &apiError{http.StatusUnauthorized, "invalid_credentials", "wrong username or password"}
-	errDraining      = &apiError{http.StatusServiceUnavailable, "draining", "this node is shutting down; try again"}
-	errTooManyPolls  = &apiError{http.StatusServiceUnavailable, "overloaded", "too many waiting polls on this node; try again"}
-	errSuperseded    = &apiError{http.StatusConflict, "superseded", "a newer poll from this device took over"}
-	errInvalidCursor = badRequest("invalid_cursor", "the cursor is malformed or belongs to another device")
-	errNotFound      = &apiError{http.StatusNotFound, "not_found", "no such resource"}
+	errUnauthorized  = &apiError{http.StatusUnauthorized, "unauthorized", "Log in first"}
+	errBadCreds      = &apiError{http.StatusUnauthorized, "invalid_credentials", "Wrong username or password"}
+	errDraining      = &apiError{http.StatusServiceUnavailable, "draining", "This server is restarting; try again"}
+	errTooManyPolls  = &apiError{http.StatusServiceUnavailable, "overloaded", "This server is too busy to wait for new messages; try again"}
+	errSuperseded    = &apiError{http.StatusConflict, "superseded", "Another tab or window of this browser now receives the messages"}
+	errInvalidCursor = badRequest("invalid_cursor", "This page lost its place in the message stream; reload it")
+	errNotFound      = &apiError{http.StatusNotFound, "not_found", "Not found"}
 )
 
 // rateLimited is a 429 with the seconds to wait.
@@ -50,25 +52,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// reads an answer, and it is not the node's failure.
 		return
 	}
-	status, code, msg := http.StatusInternalServerError, "internal", "something went wrong on our side"
+	status, code, msg := http.StatusInternalServerError, "internal", "Something went wrong on our side"
 	switch {
 	case errors.As(err, &ae):
 		status, code, msg = ae.status, ae.code, ae.message
 	case errors.As(err, &rl):
 		w.Header().Set("Retry-After", itoa(int64(rl.retryAfter)))
-		status, code, msg = http.StatusTooManyRequests, "rate_limited", "too many requests; slow down"
+		status, code, msg = http.StatusTooManyRequests, "rate_limited", "Too many requests; slow down"
 	case errors.As(err, &mbe):
-		status, code, msg = http.StatusRequestEntityTooLarge, "too_large", "the request body is too large"
+		status, code, msg = http.StatusRequestEntityTooLarge, "too_large", "That is too large to send"
 	case errors.As(err, &se):
 		status, code, msg = kindStatus(se.Kind), se.Code, se.Message
 	case errors.Is(err, store.ErrUnavailable):
-		status, code, msg = http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; try again"
+		status, code, msg = http.StatusServiceUnavailable, "unavailable", "The service is unavailable for a moment; try again"
 	case errors.Is(err, store.ErrNotFound):
-		status, code, msg = http.StatusNotFound, "not_found", "no such resource"
+		status, code, msg = http.StatusNotFound, "not_found", "Not found"
 	case errors.Is(err, store.ErrForbidden):
-		status, code, msg = http.StatusForbidden, "forbidden", "you may not do that"
+		status, code, msg = http.StatusForbidden, "forbidden", "You may not do that"
 	case errors.Is(err, store.ErrConflict):
-		status, code, msg = http.StatusConflict, "conflict", "that conflicts with the current state"
+		status, code, msg = http.StatusConflict, "conflict", "That changed meanwhile; reload and try again"
 	}
 	if status >= 500 && code != "draining" && code != "overloaded" {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",

@@ -16,8 +16,9 @@ type usernameRequest struct {
 	Username *string `json:"username"`
 }
 
-// readUsername decodes {"username"} and lower-cases it; a name that
-// cannot exist is an unknown user.
+// readUsername decodes {"username"} and lower-cases it, without one
+// leading "@" (people write "@alice"); a name that cannot exist is an
+// unknown user.
 func readUsername(w http.ResponseWriter, r *http.Request) (string, error) {
 	var req usernameRequest
 	if err := decode(w, r, &req); err != nil {
@@ -26,7 +27,7 @@ func readUsername(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err := missing("username", req.Username); err != nil {
 		return "", err
 	}
-	username := strings.ToLower(*req.Username)
+	username := strings.ToLower(strings.TrimPrefix(*req.Username, "@"))
 	if !validUsername(username) {
 		return "", store.ErrUserNotFound
 	}

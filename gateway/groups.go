@@ -53,7 +53,7 @@ func (s *Server) handleCreateGroup() http.Handler {
 			brief = *req.Brief
 		}
 		if utf8.RuneCountInString(brief) > 500 || hasControl(brief, true) {
-			s.writeError(w, r, badRequest("invalid_field", "brief must be at most 500 characters of text"))
+			s.writeError(w, r, badRequest("invalid_field", "About must be at most 500 characters of text"))
 			return
 		}
 		maxMembers := int64(200)
@@ -61,7 +61,7 @@ func (s *Server) handleCreateGroup() http.Handler {
 			maxMembers = *req.MaxMembers
 		}
 		if maxMembers < 2 || maxMembers > 2000 {
-			s.writeError(w, r, badRequest("invalid_field", "max_members must be from 2 to 2000"))
+			s.writeError(w, r, badRequest("invalid_field", "Max members must be from 2 to 2000"))
 			return
 		}
 		g, err := s.graph.CreateGroup(r.Context(), me.user, strings.TrimSpace(*req.Name), brief, int(maxMembers))
@@ -165,7 +165,7 @@ func (s *Server) handleSetRole() http.Handler {
 		}
 		role := store.Role(*req.Role)
 		if role != store.RoleAdmin && role != store.RoleMember && role != store.RoleOwner {
-			s.writeError(w, r, badRequest("invalid_field", `role must be "admin" or "member" (or "owner" to transfer ownership)`))
+			s.writeError(w, r, badRequest("invalid_field", "Role must be admin or member, or owner to hand the group over"))
 			return
 		}
 		m, g, err := s.graph.SetRole(r.Context(), me.user, gid, store.UserID(uid), role)

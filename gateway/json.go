@@ -34,14 +34,14 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, err
 		}
-		return nil, badRequest("invalid_body", "could not read the request body")
+		return nil, badRequest("invalid_body", "The request could not be read")
 	}
 	return body, nil
 }
 
 func decodeBytes(body []byte, dst any) error {
 	if !utf8.Valid(body) {
-		return badRequest("invalid_json", "the request body is not valid UTF-8")
+		return badRequest("invalid_json", "The request is not valid UTF-8 text")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -49,7 +49,7 @@ func decodeBytes(body []byte, dst any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("invalid_json", "the request body must hold exactly one JSON object")
+		return badRequest("invalid_json", "The request must be exactly one JSON object")
 	}
 	return nil
 }
@@ -61,18 +61,19 @@ func jsonError(err error) error {
 	)
 	switch {
 	case errors.As(err, &syn):
-		return badRequest("invalid_json", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+		return badRequest("invalid_json", fmt.Sprintf("The request is not valid JSON (at byte %d)", syn.Offset))
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return badRequest("invalid_json", "the request body must be a JSON object")
+			return badRequest("invalid_json", "The request must be a JSON object")
 		}
-		return badRequest("invalid_field", fmt.Sprintf("%s must be %s", typ.Field, jsonKind(typ.Type.Kind().String())))
+		return badRequest("invalid_field", fieldLabel(typ.Field)+" must be "+jsonKind(typ.Type.Kind().String()))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("invalid_json", "the request body is empty or cut short")
+		return badRequest("invalid_json", "The request is empty or cut short")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return badRequest("unknown_field", "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+		// Not a field of ours, so it has no label: quoted as sent.
+		return badRequest("unknown_field", "The request has a field this server does not know: "+strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
-	return badRequest("invalid_json", "malformed JSON")
+	return badRequest("invalid_json", "The request is not valid JSON")
 }
 
 func jsonKind(k string) string {
@@ -80,36 +81,71 @@ func jsonKind(k string) string {
 	case "int", "int64", "int32", "uint", "uint64", "float64", "ptr":
 		return "a number"
 	case "string":
-		return "a string"
+		return "text"
 	case "bool":
 		return "true or false"
 	}
 	return "of another type"
 }
 
-// missing returns a 400 naming the first required field that is absent.
+// missing returns a 400 naming (by its label) the first required field
+// that is absent; fields are pairs of the JSON name and the decoded value.
 func missing(fields ...any) error {
 	for i := 0; i+1 < len(fields); i += 2 {
 		name := fields[i].(string)
 		switch v := fields[i+1].(type) {
 		case *string:
 			if v == nil {
-				return badRequest("missing_field", name+" is required")
+				return badRequest("missing_field", fieldLabel(name)+" is required")
 			}
 		case *int64:
 			if v == nil {
-				return badRequest("missing_field", name+" is required")
+				return badRequest("missing_field", fieldLabel(name)+" is required")
 			}
 		}
 	}
 	return nil
 }
 
+// fieldLabels name the API's fields and query parameters as a person knows
+// them (the page's own labels where it has one), for error messages: the
+// browser shows a message as it is, and people never see the JSON.
+var fieldLabels = map[string]string{
+	"username":     "Username",
+	"password":     "Password",
+	"display_name": "Display name",
+	"name":         "Group name",
+	"brief":        "About",
+	"max_members":  "Max members",
+	"role":         "Role",
+	"to":           "Recipient",
+	"type":         "Conversation type",
+	"body":         "Message",
+	"client_id":    "Message retry id",
+	"seq":          "Message number",
+	"timeout":      "Poll timeout",
+	"before":       "Page start",
+	"limit":        "Page size",
+}
+
+// fieldLabel is the label of an API field; a field without one (a new one)
+// reads as words: "max_members" as "Max members".
+func fieldLabel(field string) string {
+	if l, ok := fieldLabels[field]; ok {
+		return l
+	}
+	l := strings.ReplaceAll(field, "_", " ")
+	if l == "" || l[0] < 'a' || l[0] > 'z' {
+		return l
+	}
+	return string(l[0]-'a'+'A') + l[1:]
+}
+
 // writeJSON answers v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"could not encode the answer"}}`)
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"Something went wrong on our side"}}`)
 	}
 	writeRaw(w, status, b)
 }

@@ -116,31 +116,31 @@ func (req *sendRequest) validate(me store.UserID) (store.Conv, error) {
 		return store.Conv{}, err
 	}
 	if *req.To <= 0 {
-		return store.Conv{}, badRequest("invalid_field", "to must be a positive id")
+		return store.Conv{}, badRequest("invalid_field", "Recipient must be a positive id")
 	}
 	body := *req.Body
 	if strings.TrimSpace(body) == "" {
-		return store.Conv{}, badRequest("invalid_field", "body must not be blank")
+		return store.Conv{}, badRequest("invalid_field", "Message must not be blank")
 	}
 	if utf8.RuneCountInString(body) > maxBodyChars {
-		return store.Conv{}, badRequest("invalid_field", "body must be at most 4000 characters")
+		return store.Conv{}, badRequest("invalid_field", "Message must be at most 4000 characters")
 	}
 	if hasControl(body, true) {
-		return store.Conv{}, badRequest("invalid_field", "body must not contain control characters")
+		return store.Conv{}, badRequest("invalid_field", "Message must not contain control characters")
 	}
 	if req.ClientID != nil && !validClientID(*req.ClientID) {
-		return store.Conv{}, badRequest("invalid_field", "client_id must be 1–64 printable ASCII characters")
+		return store.Conv{}, badRequest("invalid_field", "Message retry id must be 1–64 printable ASCII characters")
 	}
 	switch *req.Type {
 	case store.TypeSingle:
 		if store.UserID(*req.To) == me {
-			return store.Conv{}, badRequest("invalid_field", "you cannot send a message to yourself")
+			return store.Conv{}, badRequest("invalid_field", "You cannot send a message to yourself")
 		}
 		return store.DirectConv(me, store.UserID(*req.To)), nil
 	case store.TypeGroup:
 		return store.GroupConv(store.GroupID(*req.To)), nil
 	}
-	return store.Conv{}, badRequest("invalid_field", `type must be "single" or "group"`)
+	return store.Conv{}, badRequest("invalid_field", "Conversation type must be single or group")
 }
 
 func validClientID(s string) bool {
@@ -207,7 +207,7 @@ func queryInt(r *http.Request, name string) (int64, bool, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, false, badRequest("invalid_query", name+" must be a positive integer")
+		return 0, false, badRequest("invalid_query", fieldLabel(name)+" must be a positive whole number")
 	}
 	return n, true, nil
 }
@@ -274,7 +274,7 @@ func (s *Server) handleRead() http.Handler {
 			return
 		}
 		if *req.Seq < 0 {
-			s.writeError(w, r, badRequest("invalid_field", "seq must not be negative"))
+			s.writeError(w, r, badRequest("invalid_field", "Message number must not be negative"))
 			return
 		}
 		if _, err := s.plane.MarkRead(r.Context(), me.user, me.device, conv, *req.Seq); err != nil {

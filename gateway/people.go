@@ -117,7 +117,7 @@ func (s *Server) handleSenders() http.Handler {
 // parseSeqs reads "3,17,40": 1 to maxSenderSeqs positive integers,
 // repeats dropped.
 func parseSeqs(v string) ([]int64, error) {
-	bad := badRequest("invalid_query", "seq must be 1 to "+strconv.Itoa(maxSenderSeqs)+" message numbers, separated by commas")
+	bad := badRequest("invalid_query", "Message numbers must be 1 to "+strconv.Itoa(maxSenderSeqs)+" whole numbers, separated by commas")
 	if v == "" {
 		return nil, bad
 	}

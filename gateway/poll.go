@@ -28,7 +28,7 @@ func (s *Server) parseTimeout(v string) (time.Duration, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
-		return 0, badRequest("invalid_query", "timeout must be a whole number of seconds")
+		return 0, badRequest("invalid_query", "Poll timeout must be a whole number of seconds")
 	}
 	return min(time.Duration(n)*time.Second, s.o.MaxPollTimeout), nil
 }

@@ -15,7 +15,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"})
+		s.writeError(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "That cannot be done here"})
 	})
 
 	// The poll only reads its session: it skips scs (pollUser). A GET skips
@@ -58,7 +58,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "cross-origin requests are refused"})
+		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "Requests from other sites are refused"})
 	}))
 	r.Use(s.countRequests)
 	// The two most frequent requests go straight to their handlers, past

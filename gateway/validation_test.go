@@ -22,35 +22,35 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		body   any
 		status int
 		code   string
-		names  string // the error message names this
+		names  string // the error message names the field this way, as a person knows it
 	}{
 		{"unknown field", msg(`,"colour":"red"`), 400, "unknown_field", "colour"},
-		{"string where an id belongs", `{"to":"3","type":"single","body":"hi"}`, 400, "invalid_field", "to"},
-		{"missing to", `{"type":"single","body":"hi"}`, 400, "missing_field", "to"},
-		{"missing body", fmt.Sprintf(`{"to":%d,"type":"single"}`, to), 400, "missing_field", "body"},
-		{"missing type", fmt.Sprintf(`{"to":%d,"body":"hi"}`, to), 400, "missing_field", "type"},
-		{"wrong type", fmt.Sprintf(`{"to":%d,"type":"broadcast","body":"hi"}`, to), 400, "invalid_field", "type"},
-		{"type not a string", fmt.Sprintf(`{"to":%d,"type":1,"body":"hi"}`, to), 400, "invalid_field", "type"},
-		{"blank body", fmt.Sprintf(`{"to":%d,"type":"single","body":" \n\t "}`, to), 400, "invalid_field", "body"},
-		{"empty body", fmt.Sprintf(`{"to":%d,"type":"single","body":""}`, to), 400, "invalid_field", "body"},
+		{"string where an id belongs", `{"to":"3","type":"single","body":"hi"}`, 400, "invalid_field", "Recipient"},
+		{"missing to", `{"type":"single","body":"hi"}`, 400, "missing_field", "Recipient"},
+		{"missing body", fmt.Sprintf(`{"to":%d,"type":"single"}`, to), 400, "missing_field", "Message"},
+		{"missing type", fmt.Sprintf(`{"to":%d,"body":"hi"}`, to), 400, "missing_field", "Conversation type"},
+		{"wrong type", fmt.Sprintf(`{"to":%d,"type":"broadcast","body":"hi"}`, to), 400, "invalid_field", "Conversation type"},
+		{"type not a string", fmt.Sprintf(`{"to":%d,"type":1,"body":"hi"}`, to), 400, "invalid_field", "Conversation type"},
+		{"blank body", fmt.Sprintf(`{"to":%d,"type":"single","body":" \n\t "}`, to), 400, "invalid_field", "Message"},
+		{"empty body", fmt.Sprintf(`{"to":%d,"type":"single","body":""}`, to), 400, "invalid_field", "Message"},
 		{"body over 4000 characters", fmt.Sprintf(`{"to":%d,"type":"single","body":"%s"}`, to, strings.Repeat("字", 4001)), 400, "invalid_field", "4000"},
-		{"NUL in body", fmt.Sprintf(`{"to":%d,"type":"single","body":"a\u0000b"}`, to), 400, "invalid_field", "body"},
+		{"NUL in body", fmt.Sprintf(`{"to":%d,"type":"single","body":"a\u0000b"}`, to), 400, "invalid_field", "Message"},
 		{"invalid UTF-8", []byte(fmt.Sprintf(`{"to":%d,"type":"single","body":"a%sb"}`, to, "\xff\xfe")), 400, "invalid_json", "UTF-8"},
 		{"request over 64 KiB", fmt.Sprintf(`{"to":%d,"type":"single","body":"%s"}`, to, strings.Repeat("a", 70<<10)), 413, "too_large", "large"},
 		{"1 MB body", strings.Repeat(" ", 1<<20), 413, "too_large", "large"},
 		{"deeply nested", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), 400, "invalid_json", "object"},
-		{"id out of range", fmt.Sprintf(`{"to":%s,"type":"single","body":"hi"}`, "99999999999999999999"), 400, "invalid_field", "to"},
-		{"fractional id", `{"to":2.5,"type":"single","body":"hi"}`, 400, "invalid_field", "to"},
-		{"negative id", `{"to":-2,"type":"single","body":"hi"}`, 400, "invalid_field", "to"},
-		{"zero id", `{"to":0,"type":"single","body":"hi"}`, 400, "invalid_field", "to"},
+		{"id out of range", fmt.Sprintf(`{"to":%s,"type":"single","body":"hi"}`, "99999999999999999999"), 400, "invalid_field", "Recipient"},
+		{"fractional id", `{"to":2.5,"type":"single","body":"hi"}`, 400, "invalid_field", "Recipient"},
+		{"negative id", `{"to":-2,"type":"single","body":"hi"}`, 400, "invalid_field", "Recipient"},
+		{"zero id", `{"to":0,"type":"single","body":"hi"}`, 400, "invalid_field", "Recipient"},
 		{"to yourself", fmt.Sprintf(`{"to":%d,"type":"single","body":"hi"}`, alice.User.ID), 400, "invalid_field", "yourself"},
 		{"two objects", msg("") + msg(""), 400, "invalid_json", "exactly one"},
 		{"an array", `[1,2]`, 400, "invalid_json", "object"},
 		{"malformed", `{"to":`, 400, "invalid_json", ""},
 		{"empty", ``, 400, "invalid_json", "empty"},
-		{"client_id too long", msg(`,"client_id":"` + strings.Repeat("x", 65) + `"`), 400, "invalid_field", "client_id"},
-		{"client_id with spaces", msg(`,"client_id":"a b"`), 400, "invalid_field", "client_id"},
-		{"null to", `{"to":null,"type":"single","body":"hi"}`, 400, "missing_field", "to"},
+		{"client_id too long", msg(`,"client_id":"` + strings.Repeat("x", 65) + `"`), 400, "invalid_field", "retry id"},
+		{"client_id with spaces", msg(`,"client_id":"a b"`), 400, "invalid_field", "retry id"},
+		{"null to", `{"to":null,"type":"single","body":"hi"}`, 400, "missing_field", "Recipient"},
 	} {
 		e.run(t, tc.name, func(t *testing.T) {
 			r := alice.do("POST", "/api/messages", tc.body)
