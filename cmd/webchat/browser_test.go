@@ -612,6 +612,7 @@ func TestBrowserGroup(t *testing.T) {
 
 	// Carol leaves: the others see two members; Bob's message reaches Alice only.
 	carol.do(chromedp.Click(testID("group-leave")))
+	carol.confirm("Leave Weekend trip", true)
 	carol.wait(uiSettle, "the group gone", `!__t.item(`+jsString(conv)+`)`)
 	alice.wait(uiSettle, "2 members", `document.querySelector(__t.tid('chat-title')).textContent === 'Weekend trip (2 members)'`)
 	bob.say("Just us then")
@@ -620,6 +621,7 @@ func TestBrowserGroup(t *testing.T) {
 	// The owner removes Bob: the group leaves his list.
 	alice.wait(uiSettle, "Bob's remove button", `__t.all(__t.tid('member-item')).some((m) => m.textContent.includes('@bob') && m.querySelector(__t.tid('member-remove')))`)
 	alice.do(chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('[data-testid="member-item"]')].find((m) => m.textContent.includes('@bob')).querySelector('[data-testid="member-remove"]')`)))
+	alice.confirm("Remove Bob", true)
 	bob.wait(uiSettle, "the group gone", `!__t.item(`+jsString(conv)+`)`)
 	alice.wait(uiSettle, "1 member", `document.querySelector(__t.tid('chat-title')).textContent === 'Weekend trip (1 member)'`)
 }

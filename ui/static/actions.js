@@ -10,6 +10,8 @@ import {
   bus, sidebar, chatView, membersView, changed, renderMembers, openGroup, banner, toggleMembers,
 } from './ui.js';
 import { openConv, closeChat, bumpCount } from './convs.js';
+import { ask } from './confirm.js';
+import { myRole, memberName } from './members.js';
 
 function othersRefresh() {
   bus.post({ type: 'refresh' });
@@ -54,17 +56,30 @@ export async function declineRequest(r, btn) {
   }
 }
 
+const groupName = (gid) => S.groups.get(gid)?.name || 'the group';
+
+// memberButton finds a member's button again after a redraw (for focus).
+const memberButton = (uid, testid) => () => document.querySelector(`#member-list [data-user="${uid}"] [data-testid="${testid}"]`)
+  || $('#group-member-input');
+
 export async function removeMember(m, btn) {
   const gid = openGroup();
   if (!gid) return;
+  const name = memberName(m);
+  const a = await ask({
+    text: `Remove ${name} from ${groupName(gid)}? They will no longer see its messages.`,
+    ok: 'Remove', back: memberButton(m.id, 'member-remove'),
+  });
+  if (!a.ok || openGroup() !== gid) return;
   btn.disabled = true;
   try {
     await del(`/api/groups/${gid}/members/${m.id}`);
     const c = st.conv(S.open);
     if (c.members) c.members = c.members.filter((x) => x.id !== m.id);
     bumpCount(gid, -1);
-    membersView.status(`Removed ${m.display_name || m.username}.`);
+    membersView.status(`Removed ${name}.`);
     othersRefresh();
+    ($('#member-list').querySelector('button') || $('#group-leave')).focus();
   } catch (e) {
     btn.disabled = false;
     membersView.status(e.message, true);
@@ -76,14 +91,98 @@ export async function setRole(m, role, btn) {
   if (!gid) return;
   btn.disabled = true;
   try {
-    const data = await patch(`/api/groups/${gid}/members/${m.id}`, { role });
-    const c = st.conv(S.open);
-    const nm = (data && data.member) || { ...m, role };
-    if (c.members) c.members = c.members.map((x) => (x.id === m.id ? { ...x, ...nm } : x));
-    renderMembers();
+    await changeRole(gid, m, role);
   } catch (e) {
     btn.disabled = false;
     membersView.status(e.message, true);
+  }
+}
+
+// changeRole sets m's role; "owner" hands the group over (the old owner
+// becomes an admin).
+async function changeRole(gid, m, role) {
+  const data = await patch(`/api/groups/${gid}/members/${m.id}`, { role });
+  const c = st.conv(`g${gid}`);
+  const nm = (data && data.member) || { ...m, role };
+  if (c.members) {
+    c.members = c.members.map((x) => {
+      if (x.id === m.id) return { ...x, ...nm };
+      if (role === 'owner' && x.id === S.me.id) return { ...x, role: 'admin' };
+      return x;
+    });
+  }
+  if (role === 'owner') {
+    const g = S.groups.get(gid);
+    if (g) g.owner_id = m.id;
+  }
+  renderMembers();
+  othersRefresh();
+}
+
+export async function makeOwner(m, btn) {
+  const gid = openGroup();
+  if (!gid) return;
+  const name = memberName(m);
+  const a = await ask({
+    text: `Make ${name} the owner of ${groupName(gid)}? You become an admin, and only ${name} can give it back.`,
+    ok: 'Make owner', back: memberButton(m.id, 'member-owner'),
+  });
+  if (!a.ok || openGroup() !== gid) return;
+  btn.disabled = true;
+  try {
+    await changeRole(gid, m, 'owner');
+    membersView.status(`${name} is now the owner.`);
+  } catch (e) {
+    btn.disabled = false;
+    membersView.status(e.message, true);
+  }
+}
+
+// leaveGroup asks first. An owner with others in the group names the next
+// owner in the same question (the server refuses an owner's leaving while
+// others remain); a lone member is told that leaving deletes the group.
+async function leaveGroup(btn) {
+  const gid = openGroup();
+  if (!gid) return;
+  const g = S.groups.get(gid);
+  const name = groupName(gid);
+  const members = st.conv(`g${gid}`).members || [];
+  const others = members.filter((m) => m.id !== S.me.id)
+    .sort((a, b) => (a.role === 'admin' ? 0 : 1) - (b.role === 'admin' ? 0 : 1) || memberName(a).localeCompare(memberName(b)));
+  const alone = members.length ? others.length === 0 : (g && g.member_count === 1);
+  const owner = myRole(members) === 'owner';
+  let q;
+  if (alone) {
+    q = { text: `You are the only member of ${name}. Leaving deletes the group and all its messages, for good.`, ok: 'Delete group and leave' };
+  } else if (owner) {
+    q = {
+      text: `You own ${name}. Choose who owns it after you; then you leave.`,
+      ok: 'Hand over and leave',
+      options: others.map((m) => ({ value: m.id, label: `${memberName(m)} (@${m.username})${m.role === 'admin' ? ', admin' : ''}` })),
+      pickLabel: 'New owner',
+    };
+  } else {
+    q = { text: `Leave ${name}? You will no longer see its messages.`, ok: 'Leave' };
+  }
+  const a = await ask(q);
+  if (!a.ok || openGroup() !== gid) return;
+  btn.disabled = true;
+  try {
+    if (owner && !alone) {
+      const next = others.find((m) => String(m.id) === a.pick);
+      if (!next) return;
+      await changeRole(gid, next, 'owner');
+    }
+    await del(`/api/groups/${gid}/members/${S.me.id}`);
+    st.removeGroup(gid);
+    closeChat();
+    banner(alone ? `You left ${name}; the group is deleted.` : `You left ${name}.`);
+    othersRefresh();
+    $('#tab-groups').focus();
+  } catch (err) {
+    membersView.status(err.message, true);
+  } finally {
+    btn.disabled = false;
   }
 }
 
@@ -229,22 +328,5 @@ export function wireActions() {
     }
   });
 
-  $('#group-leave').addEventListener('click', async (e) => {
-    const gid = openGroup();
-    if (!gid) return;
-    const btn = e.currentTarget;
-    btn.disabled = true;
-    try {
-      await del(`/api/groups/${gid}/members/${S.me.id}`);
-      const g = S.groups.get(gid);
-      st.removeGroup(gid);
-      closeChat();
-      banner(`You left ${g ? g.name : 'the group'}.`);
-      othersRefresh();
-    } catch (err) {
-      membersView.status(err.message, true);
-    } finally {
-      btn.disabled = false;
-    }
-  });
+  $('#group-leave').addEventListener('click', (e) => leaveGroup(e.currentTarget));
 }

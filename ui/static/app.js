@@ -20,11 +20,13 @@ import {
 } from './ui.js';
 import {
   openConv, closeChat, knownConv, readOpen, sendMessage, retrySend, discardSend, loadOlder, onMessage,
-  restoreOutbox, retryFailed,
+  restoreOutbox, retryFailed, resolveSummaries,
 } from './convs.js';
 import { forgetUser } from './saved.js';
 import { applyEvents, forgetSeen, refreshMe, resync } from './events.js';
-import { wireActions, acceptRequest, declineRequest, removeMember, setRole } from './actions.js';
+import {
+  wireActions, acceptRequest, declineRequest, removeMember, setRole, makeOwner,
+} from './actions.js';
 
 const REFRESH_MS = 60_000; // /api/me again, for the online dots
 
@@ -206,7 +208,7 @@ chatView.hd = {
   nearTop: () => S.open && loadOlder(S.open),
   atBottom: () => readOpen(),
 };
-membersView.hd = { remove: removeMember, setRole };
+membersView.hd = { remove: removeMember, setRole, makeOwner };
 wireActions();
 
 // --- the session -------------------------------------------------------------
@@ -232,6 +234,7 @@ function enter(data) {
     chatView.switchTo(null);
   }
   st.loadMe(data);
+  resolveSummaries();
   show($('#boot'), false);
   show($('#auth'), false);
   show($('#app'), true);

@@ -9,7 +9,7 @@ import { S } from './state.js';
 import { notify, notifyPermission } from './notify.js';
 import * as saved from './saved.js';
 import {
-  bus, self, tabViews, postView, wide, changed, flush, renderHeader, renderMembers,
+  bus, self, tabViews, postView, roomy, changed, flush, renderHeader, renderMembers,
   openGroup, chatView, membersView, membersClosedOnNarrow,
 } from './ui.js';
 
@@ -47,7 +47,7 @@ export async function openConv(id) {
   flush();
   postView();
   readOpen();
-  if (switching && wide.matches) chatView.composer.focus({ preventScroll: true });
+  if (switching && roomy.matches) chatView.composer.focus({ preventScroll: true });
   if (p.type === 'group') {
     if (switching) membersClosedOnNarrow();
     renderMembers();
@@ -100,12 +100,50 @@ export async function loadLatest(id) {
     c.hasMore = false;
   }
   c.fetched = true;
+  resolveSenders(id);
   if (S.open !== id) return;
   changed({ chat: true });
   flush();
   readOpen();
   scheduleGapCheck(id);
   if (!chatView.overflowing() && c.hasMore) loadOlder(id);
+}
+
+const sendersAsked = new Map(); // conv -> user ids asked about
+
+// resolveSenders learns the names of the people who wrote messages of a
+// conversation that this page knows nothing of (a group's former members,
+// who are in no member list): the server names the author of any message
+// the reader may read.
+export async function resolveSenders(id) {
+  if (!S.me) return;
+  const c = st.conv(id);
+  const key = `${S.me.id}:${id}`; // another person may log in here later
+  const asked = sendersAsked.get(key) || new Set();
+  sendersAsked.set(key, asked);
+  const want = new Map(); // user id -> a seq of theirs
+  for (const m of [...c.msgs.values(), c.last]) {
+    if (m && !S.users.has(m.from) && !asked.has(m.from) && !want.has(m.from)) want.set(m.from, m.seq);
+  }
+  if (!want.size) return;
+  const ids = [...want.keys()].slice(0, 100);
+  for (const u of ids) asked.add(u);
+  try {
+    const data = await get(`/api/conversations/${encodeURIComponent(id)}/senders?seq=${ids.map((u) => want.get(u)).join(',')}`);
+    for (const u of (data && data.users) || []) st.rememberUser(u);
+    changed({ chat: S.open === id });
+  } catch {
+    for (const u of ids) asked.delete(u); // ask again next time
+  }
+}
+
+// resolveSummaries names the authors of the groups' last messages, for the
+// previews in the list.
+export function resolveSummaries() {
+  for (const g of S.groups.values()) {
+    const c = st.conv(g.conv);
+    if (c.last && !S.users.has(c.last.from)) resolveSenders(g.conv);
+  }
 }
 
 // loadOlder loads the page before the oldest shown (scrolled to the top).
@@ -120,6 +158,7 @@ export async function loadOlder(id) {
     for (const m of page) st.addMessage(m, false);
     if (page.length) c.floor = Math.min(c.floor, page[0].seq);
     c.hasMore = !!(data && data.has_more) && page.length > 0 && c.floor > 1;
+    resolveSenders(id);
   } catch (e) {
     if (S.open === id && e.status !== 401) chatView.notice(`Could not load earlier messages: ${e.message}`);
     c.loading = false;
@@ -328,7 +367,7 @@ export function onMessage(m, live) {
   }
   changed({ chat: open });
   const p = st.parseConv(m.conv);
-  if (p && p.type === 'group' && !S.users.has(m.from)) loadMembers(p.gid);
+  if (p && p.type === 'group' && !S.users.has(m.from)) loadMembers(p.gid).then(() => resolveSenders(m.conv));
   if (live && r.counted && self.leader) maybeNotify(m);
 }
 

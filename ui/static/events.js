@@ -6,7 +6,9 @@ import * as st from './state.js';
 import { S } from './state.js';
 import { notify } from './notify.js';
 import { self, sidebar, changed, banner, openGroup } from './ui.js';
-import { onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest } from './convs.js';
+import {
+  onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest, resolveSummaries,
+} from './convs.js';
 
 const seen = new Set();
 const seenOrder = [];
@@ -99,6 +101,7 @@ export function refreshMe() {
         return;
       }
       st.loadMe(data);
+      resolveSummaries();
       if (S.open && st.parseConv(S.open).type === 'group' && !knownConv(S.open)) closeChat();
       changed({ chat: !!S.open });
       readOpen();

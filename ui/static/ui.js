@@ -32,9 +32,13 @@ export function postView() {
   bus.post({ type: 'view', conv: S.open, visible: !document.hidden });
 }
 
-// The members panel sits beside the chat where there is room; on a narrow
-// screen it covers the chat, so there it starts closed.
-export const wide = matchMedia('(min-width: 721px)');
+// The members panel sits beside the chat where there is room for both
+// (with the contact list, 1001 px and up); on a narrower screen it covers
+// the chat, so there it starts closed. app.css has the same breakpoint.
+export const wide = matchMedia('(min-width: 1001px)');
+// roomy: not a phone; opening a conversation puts the caret in the composer
+// (on a phone that would pop the keyboard up over the messages).
+export const roomy = matchMedia('(min-width: 721px)');
 let membersWanted = wide.matches;
 wide.addEventListener('change', (e) => {
   membersWanted = e.matches;
