@@ -23,7 +23,9 @@ import {
   restoreOutbox, retryFailed, resolveSummaries,
 } from './convs.js';
 import { forgetUser } from './saved.js';
-import { applyEvents, forgetSeen, refreshMe, resync } from './events.js';
+import {
+  applyEvents, forgetSeen, refreshMe, refreshPast, resync,
+} from './events.js';
 import {
   wireActions, acceptRequest, declineRequest, removeMember, setRole, makeOwner,
 } from './actions.js';
@@ -235,6 +237,7 @@ function enter(data) {
   }
   st.loadMe(data);
   resolveSummaries();
+  refreshPast();
   show($('#boot'), false);
   show($('#auth'), false);
   show($('#app'), true);

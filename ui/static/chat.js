@@ -109,8 +109,10 @@ export class ChatView {
   }
 
   setWritable(ok, why) {
-    if (this.writable === ok) return;
+    // why names the person, whose name can arrive after the first render.
+    if (this.writable === ok && (ok || this.why === why)) return;
     this.writable = ok;
+    this.why = why;
     this.composer.disabled = !ok;
     $('#send-btn').disabled = !ok;
     for (const b of $('#emoji-bar').querySelectorAll('button')) b.disabled = !ok;

@@ -18,11 +18,14 @@ const PAGE = 50;
 
 const historyURL = (id, query) => `/api/conversations/${encodeURIComponent(id)}/messages?${query}`;
 
-// knownConv says whether a conversation is in my lists (friend or group).
+// knownConv says whether a conversation may be opened: a group of mine, or
+// a direct conversation of mine (with a friend, or a past one whose history
+// stays readable; the server says 404 for one that never was).
 export function knownConv(id) {
   const p = st.parseConv(id);
-  if (!p) return false;
-  return p.type === 'group' ? S.groups.has(p.gid) : S.friends.has(p.peer);
+  if (!p || !S.me) return false;
+  if (p.type === 'group') return S.groups.has(p.gid);
+  return S.friends.has(p.peer) || S.past.has(p.peer) || st.dmConv(S.me.id, p.peer) === id;
 }
 
 // The open conversation is in the URL's fragment, so a reload reopens it.
@@ -209,11 +212,14 @@ async function fillGap(id) {
 }
 
 // readOpen tells the server (and this browser's other tabs) that the open
-// conversation is read, when the person can see it. It sends again when a
-// newer message shows while the conversation is open.
+// conversation is read, when the person can see it: the tab in front and
+// the window at the newest message (scrolled up, they are reading older
+// ones; coming down reads the rest). It sends again when a newer message
+// shows while the conversation is open.
 export function readOpen() {
   const id = S.open;
   if (!id || document.hidden || !S.me) return;
+  if (chatView.conv === id && !chatView.atBottom()) return;
   const c = st.conv(id);
   const t = st.readTarget(c);
   const had = c.unread;

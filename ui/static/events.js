@@ -88,6 +88,18 @@ function applyEvent(ev, live) {
 
 let refreshing = null;
 
+// refreshPast reloads the conversations with past friends.
+export async function refreshPast() {
+  try {
+    const data = await get('/api/conversations/past');
+    if (!S.me) return;
+    st.loadPast(data);
+    changed({ chat: !!S.open });
+  } catch {
+    // Shown again on the next refresh.
+  }
+}
+
 // refreshMe reloads /api/me: friends, groups, requests, unread counts and
 // online dots. Concurrent calls share one request.
 export function refreshMe() {
@@ -102,6 +114,7 @@ export function refreshMe() {
       }
       st.loadMe(data);
       resolveSummaries();
+      refreshPast();
       if (S.open && st.parseConv(S.open).type === 'group' && !knownConv(S.open)) closeChat();
       changed({ chat: !!S.open });
       readOpen();

@@ -69,6 +69,7 @@ export class Sidebar {
     this.hd = handlers;
     this.friendList = $('#friend-list');
     this.groupList = $('#group-list');
+    this.pastList = $('#past-list');
   }
 
   setTab(tab) {
@@ -90,6 +91,11 @@ export class Sidebar {
       this.hd.open)));
     show($('#friends-empty'), friends.length === 0);
 
+    const past = [...S.past.values()].map((f) => ({ f, c: conv(f.conv), name: f.display_name || f.username }));
+    past.sort(byActivity);
+    keepFocus(this.pastList, () => past.map(({ f, c, name }) => item('past-item', f.id, f.conv, name, c, false, null, this.hd.open)));
+    show($('#past'), past.length > 0);
+
     const groups = [...S.groups.values()].map((g) => ({ g, c: conv(g.conv), name: g.name }));
     groups.sort(byActivity);
     keepFocus(this.groupList, () => groups.map(({ g, c, name }) => item('group-item', g.id, g.conv, name, c, true,
@@ -98,7 +104,7 @@ export class Sidebar {
 
     this.renderRequests();
 
-    const fu = friends.reduce((n, x) => n + x.c.unread, 0) + S.incoming.size;
+    const fu = [...friends, ...past].reduce((n, x) => n + x.c.unread, 0) + S.incoming.size;
     const gu = groups.reduce((n, x) => n + x.c.unread, 0);
     tabCount($('#tab-friends'), fu);
     tabCount($('#tab-groups'), gu);

@@ -5,6 +5,7 @@ export const S = {
   me: null, // user
   users: new Map(), // id -> user, for sender names
   friends: new Map(), // user id -> {id, username, display_name, conv, online}
+  past: new Map(), // user id -> {id, username, display_name, conv}: ex-friends, history readable
   groups: new Map(), // group id -> group
   incoming: new Map(), // request id -> request
   outgoing: new Map(),
@@ -40,6 +41,7 @@ export function reset() {
   S.me = null;
   S.users.clear();
   S.friends.clear();
+  S.past.clear();
   S.groups.clear();
   S.incoming.clear();
   S.outgoing.clear();
@@ -88,6 +90,7 @@ export function loadMe(data) {
     rememberUser(f);
     S.friends.set(f.id, { id: f.id, username: f.username, display_name: f.display_name, conv: f.conv || dmConv(S.me.id, f.id), online: !!f.online });
     takeSummary(f.conv || dmConv(S.me.id, f.id), f);
+    S.past.delete(f.id);
   }
   S.groups.clear();
   for (const g of data.groups || []) {
@@ -118,6 +121,19 @@ function takeSummary(id, x) {
   if (c.unread === 0 && c.last && c.last.seq > c.readUpTo) c.readUpTo = c.last.seq;
 }
 
+// loadPast takes GET /api/conversations/past: conversations with people
+// who are no longer friends, whose history stays readable.
+export function loadPast(data) {
+  S.past.clear();
+  for (const x of (data && data.conversations) || []) {
+    const u = x.peer;
+    if (!u || S.friends.has(u.id)) continue;
+    rememberUser(u);
+    S.past.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, conv: x.conv });
+    takeSummary(x.conv, x);
+  }
+}
+
 export function addRequest(r) {
   rememberUser(r.from);
   rememberUser(r.to);
@@ -137,11 +153,16 @@ export function addFriend(u) {
   const id = u.conv || dmConv(S.me.id, u.id);
   S.friends.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, conv: id, online: old ? old.online : !!u.online });
   conv(id);
+  S.past.delete(u.id);
   dropRequestsWith(u.id);
 }
 
+// removeFriend ends a friendship here; a conversation that has messages
+// stays reachable among the past ones.
 export function removeFriend(uid) {
+  const f = S.friends.get(uid);
   S.friends.delete(uid);
+  if (f && conv(f.conv).last) S.past.set(uid, { id: f.id, username: f.username, display_name: f.display_name, conv: f.conv });
   dropRequestsWith(uid);
 }
 
@@ -243,6 +264,7 @@ export function convTitle(id) {
 export function totalUnread() {
   let n = 0;
   for (const f of S.friends.values()) n += conv(f.conv).unread;
+  for (const f of S.past.values()) n += conv(f.conv).unread;
   for (const g of S.groups.values()) n += conv(g.conv).unread;
   return n;
 }
