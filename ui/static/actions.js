@@ -9,7 +9,9 @@ import { S } from './state.js';
 import {
   bus, sidebar, chatView, membersView, changed, renderMembers, openGroup, banner, toggleMembers,
 } from './ui.js';
-import { openConv, closeChat, bumpCount } from './convs.js';
+import {
+  openConv, closeChat, closeFromUser, bumpCount,
+} from './convs.js';
 import { ask } from './confirm.js';
 import { myRole, memberName } from './members.js';
 
@@ -269,7 +271,7 @@ export function wireActions() {
     }
   });
 
-  $('#back-btn').addEventListener('click', () => closeChat());
+  $('#back-btn').addEventListener('click', () => closeFromUser());
   $('#members-toggle').addEventListener('click', () => toggleMembers());
 
   let unfriendArmed = null;

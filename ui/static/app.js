@@ -191,6 +191,21 @@ bus.onMessage = (m) => {
 
 addEventListener('pagehide', () => bus.post({ type: 'bye' }));
 
+// Browsers that do not resize the page for an on-screen keyboard (iOS
+// Safari ignores interactive-widget) shrink only the visual viewport: size
+// the app to it, so the composer stays above the keyboard and the messages
+// window shrinks, keeping the newest in view. Pinch zoom is left alone.
+if (window.visualViewport) {
+  const vv = window.visualViewport;
+  const fit = () => {
+    if (vv.scale > 1.01) return;
+    document.documentElement.style.setProperty('--app-h', `${Math.round(vv.height)}px`);
+    if (vv.offsetTop > 0) window.scrollTo(0, 0);
+  };
+  vv.addEventListener('resize', fit);
+  fit();
+}
+
 document.addEventListener('visibilitychange', () => {
   if (!S.me) return;
   postView();
@@ -254,10 +269,24 @@ function enter(data) {
   startLeading();
   bus.post({ type: 'hello' });
   const want = decodeURIComponent(location.hash.slice(1));
-  if (want && knownConv(want)) openConv(want);
-  else closeChat();
+  if (want && knownConv(want)) {
+    // Opened from its address: put the list before it in the history, so
+    // Back goes there (a reload keeps the steps it had).
+    if (!(history.state && history.state.chat)) history.replaceState(null, '', location.pathname + location.search);
+    openConv(want);
+  } else {
+    closeChat();
+  }
   restoreOutbox();
 }
+
+// Back and Forward move between the list and a conversation.
+addEventListener('popstate', () => {
+  if (!S.me) return;
+  const want = decodeURIComponent(location.hash.slice(1));
+  if (want && knownConv(want)) openConv(want);
+  else if (S.open) closeChat({ focus: true });
+});
 
 function signedOut(message) {
   stopLeading();

@@ -31,13 +31,21 @@ export class ChatView {
     this.drafts = new Map();
     this.composing = false;
 
+    // stick: the window was at the newest message when last scrolled, so
+    // it stays there when it shrinks (a phone's keyboard coming up, the
+    // composer growing) or grows.
+    this.stick = true;
     this.box.addEventListener('scroll', () => {
-      if (this.atBottom()) {
+      this.stick = this.atBottom();
+      if (this.stick) {
         this.hidePill();
         this.hd.atBottom();
       }
       if (this.box.scrollTop < TOP_LOAD) this.hd.nearTop();
     }, { passive: true });
+    new ResizeObserver(() => {
+      if (this.stick && !this.atBottom()) this.box.scrollTop = this.box.scrollHeight;
+    }).observe(this.box);
     this.pill.addEventListener('click', () => {
       this.toBottom();
       this.composer.focus();
@@ -143,6 +151,7 @@ export class ChatView {
   }
 
   toBottom() {
+    this.stick = true;
     this.box.scrollTop = this.box.scrollHeight;
     this.hidePill();
   }

@@ -29,9 +29,33 @@ export function knownConv(id) {
 }
 
 // The open conversation is in the URL's fragment, so a reload reopens it.
+// Opening one from the list is a step of its own in the history, so Back
+// (a phone's back gesture) returns to the list instead of leaving the app;
+// switching from one conversation to another replaces that step, so Back
+// does not walk through every conversation seen.
 function setHash(id) {
   const want = id ? `#${id}` : '';
-  if (location.hash !== want) history.replaceState(null, '', id ? want : location.pathname + location.search);
+  if (location.hash === want) return;
+  if (!id) history.replaceState(null, '', location.pathname + location.search);
+  else if (history.state && history.state.chat) history.replaceState({ chat: true }, '', want);
+  else history.pushState({ chat: true }, '', want);
+}
+
+// closeFromUser closes the chat as Back does: through the history when the
+// conversation is a step of it (popstate then closes it), so the step is
+// not left behind.
+export function closeFromUser() {
+  if (history.state && history.state.chat) history.back();
+  else closeChat({ focus: true });
+}
+
+// focusItem puts keyboard focus on a conversation's entry in the list (the
+// one just left), or else on the list's tab, never on nothing.
+function focusItem(id) {
+  const sel = `[data-conv="${CSS.escape(id)}"]:is([data-testid="friend-item"], [data-testid="group-item"], [data-testid="past-item"])`;
+  const el = id && document.querySelector(sel);
+  if (el && el.getClientRects().length) el.focus();
+  else $(`#tab-${S.tab}`).focus();
 }
 
 export async function openConv(id) {
@@ -60,7 +84,10 @@ export async function openConv(id) {
   await loadLatest(id);
 }
 
-export function closeChat() {
+// closeChat shows no conversation. focus: put keyboard focus on the
+// conversation's entry in the list (when the person closed it).
+export function closeChat({ focus = false } = {}) {
+  const was = S.open;
   S.open = null;
   setHash(null);
   document.body.classList.remove('show-chat');
@@ -69,6 +96,10 @@ export function closeChat() {
   chatView.switchTo(null);
   postView();
   changed();
+  if (focus) {
+    flush();
+    focusItem(was);
+  }
 }
 
 // loadLatest fetches the newest page: switching to a conversation always
