@@ -27,7 +27,7 @@ func readUsername(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err := missing("username", req.Username); err != nil {
 		return "", err
 	}
-	username := strings.ToLower(strings.TrimPrefix(*req.Username, "@"))
+	username := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(*req.Username), "@"))
 	if !validUsername(username) {
 		return "", store.ErrUserNotFound
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -322,6 +323,9 @@ func pollBody(events []string, cursor string, resync bool) []byte {
 }
 
 func (s *Server) answerPoll(w http.ResponseWriter, r *http.Request, outcome string, body []byte, err error) {
+	if outcome == "error" && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		outcome = "cancelled" // the client hung up: writeError answers nothing
+	}
 	s.metrics.polls.WithLabelValues(outcome).Inc()
 	if err != nil {
 		s.writeError(w, r, err)

@@ -444,10 +444,89 @@ func TestUsernameMayStartWithAnAt(t *testing.T) {
 	if m.Member.ID != int64(carol.User.ID) {
 		t.Fatalf("adding @carol added user %d", m.Member.ID)
 	}
+	// Spaces around it, as a paste brings them: the same pending request.
+	if r := alice.do("POST", "/api/friend-requests", map[string]any{"username": " @bob\t"}); r.Status != 200 {
+		t.Errorf("a request to \" @bob\\t\": %d %s", r.Status, r.Body)
+	}
 	// Only one @, and only in front.
 	for _, name := range []string{"@@bob", "b@ob", "bob@"} {
 		if r := alice.do("POST", "/api/friend-requests", map[string]any{"username": name}); r.Status != 404 || r.errorCode() != "user_not_found" {
 			t.Errorf("a request to %q: %d %s", name, r.Status, r.Body)
 		}
 	}
+}
+
+// An unknown API path answers in the API's JSON, not the file server's
+// text: a GET 404 (it would otherwise reach the static files), a POST 405
+// as the router answers any path it has only for GET.
+func TestUnknownAPIPathIsAJSONNotFound(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice := e.signup("alice")
+	for m, want := range map[string]string{"GET": "not_found", "POST": "method_not_allowed"} {
+		if r := alice.do(m, "/api/no-such-thing", nil); r.errorCode() != want {
+			t.Errorf("%s /api/no-such-thing: %d %s", m, r.Status, r.Body)
+		}
+	}
+}
+
+// holdNext holds the next pipeline sent after it is armed until released:
+// the plane's one flusher is busy, and later script calls queue behind it.
+type holdNext struct {
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdNext) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *holdNext) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *holdNext) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.armed.CompareAndSwap(true, false) {
+			h.held <- struct{}{}
+			<-h.release
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A poll whose client hangs up before its first step reached Redis counts
+// as cancelled, not as an error.
+func TestHungUpPollCountsAsCancelled(t *testing.T) {
+	hook := &holdNext{held: make(chan struct{}, 1), release: make(chan struct{})}
+	e := newEnv(t, envOpts{hook: hook})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	bob.poll(0) // bob's session is in the node's cache from here on
+
+	hook.armed.Store(true)
+	sent := make(chan response, 1)
+	go func() { sent <- alice.do("POST", "/api/messages", map[string]any{"to": bob.User.ID, "type": "single", "body": "hi"}) }()
+	<-hook.held // alice's send is out, and held
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan response, 1)
+	go func() { polled <- bob.doCtx(ctx, "GET", bob.pollPath(0), nil) }()
+	storetest.WaitFor(t, 10*time.Second, "bob's poll to queue", func() bool { return e.plane.BatchStats().Queued > 0 })
+	cancel()
+	if r := <-polled; r.Status != -1 {
+		t.Fatalf("the hung-up poll was answered: %d %s", r.Status, r.Body)
+	}
+	close(hook.release)
+	if r := <-sent; r.Status != 201 {
+		t.Fatalf("alice's send: %d %s", r.Status, r.Body)
+	}
+	storetest.WaitFor(t, 10*time.Second, "the poll to end", func() bool { return served(e, "/api/poll") == 2 })
+	m := string(e.newClient().do("GET", "/metrics", nil).Body)
+	if !strings.Contains(m, `webchat_poll_answers_total{outcome="cancelled"} 1`) || strings.Contains(m, `outcome="error"`) {
+		t.Fatalf("poll outcomes:\n%s", grepLines(m, "webchat_poll_answers_total"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -54,7 +55,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	})).Methods(http.MethodGet)
 	r.Handle("/readyz", s.handleReady()).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(s.o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	r.PathPrefix("/").Handler(staticHandler(static)).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/").Handler(s.staticHandler(static)).Methods(http.MethodGet, http.MethodHead)
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,9 +102,15 @@ func (s *Server) handleReady() http.Handler {
 	})
 }
 
-func staticHandler(static fs.FS) http.Handler {
+// staticHandler serves the browser client; an unknown /api/ path is the
+// API's JSON 404, not the file server's text.
+func (s *Server) staticHandler(static fs.FS) http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			s.writeError(w, r, errNotFound)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")

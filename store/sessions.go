@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,14 +49,17 @@ func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
 		return unavailable("delete sessions", err)
 	}
 	// Then every node's session cache forgets them (SessionStore.changed).
+	// If that fails, other nodes' copies age out (as SessionStore.changed)
+	// and the caller hears of it once the devices are gone: the sessions
+	// themselves are over, and a repeat of the call finds nothing left.
+	var announceErr error
 	if len(tokens) > 0 {
 		pipe = p.rdb.Pipeline()
 		for _, t := range tokens {
 			pipe.Publish(ctx, p.k.goneChannel(), t)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			// As SessionStore.changed: other nodes' copies age out.
-			slog.Warn("announce ended sessions; other nodes' cached copies age out", "err", err)
+			announceErr = unavailable("announce ended sessions", err)
 		}
 	}
 	devs, err := p.rdb.ZRange(ctx, p.k.devices(u), 0, -1).Result()
@@ -69,7 +71,7 @@ func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
 			return err
 		}
 	}
-	return nil
+	return announceErr
 }
 
 // DeviceLastPoll returns when dev last polled (or was entered), and false

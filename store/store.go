@@ -45,26 +45,26 @@ func (e *Error) Unwrap() error { return e.Kind }
 
 // Coded errors the store returns.
 var (
-	ErrUsernameTaken     = &Error{ErrConflict, "username_taken", "that username is taken"}
-	ErrUserNotFound      = &Error{ErrNotFound, "user_not_found", "no such user"}
-	ErrRequestNotFound   = &Error{ErrNotFound, "request_not_found", "no such friend request"}
-	ErrGroupNotFound     = &Error{ErrNotFound, "group_not_found", "no such group"}
-	ErrMemberNotFound    = &Error{ErrNotFound, "member_not_found", "no such member"}
-	ErrConvNotFound      = &Error{ErrNotFound, "conversation_not_found", "no such conversation"}
-	ErrAlreadyFriends    = &Error{ErrConflict, "already_friends", "you are already friends"}
-	ErrNotFriends        = &Error{ErrForbidden, "not_friends", "you are not friends with this user"}
-	ErrNotMember         = &Error{ErrForbidden, "not_member", "you are not a member of this group"}
-	ErrNotAllowed        = &Error{ErrForbidden, "forbidden", "you may not do that"}
-	ErrGroupFull         = &Error{ErrConflict, "group_full", "the group is full"}
-	ErrAlreadyMember     = &Error{ErrConflict, "already_member", "that user is already a member"}
-	ErrOwnerMustTransfer = &Error{ErrConflict, "owner_must_transfer", "the owner cannot leave while others remain; make someone else owner first"}
-	ErrSelf              = &Error{ErrInvalid, "self", "you cannot do that to yourself"}
+	ErrUsernameTaken     = &Error{ErrConflict, "username_taken", "That username is taken"}
+	ErrUserNotFound      = &Error{ErrNotFound, "user_not_found", "No such user"}
+	ErrRequestNotFound   = &Error{ErrNotFound, "request_not_found", "No such friend request"}
+	ErrGroupNotFound     = &Error{ErrNotFound, "group_not_found", "No such group"}
+	ErrMemberNotFound    = &Error{ErrNotFound, "member_not_found", "No such member"}
+	ErrConvNotFound      = &Error{ErrNotFound, "conversation_not_found", "No such conversation"}
+	ErrAlreadyFriends    = &Error{ErrConflict, "already_friends", "You are already friends"}
+	ErrNotFriends        = &Error{ErrForbidden, "not_friends", "You are not friends with this user"}
+	ErrNotMember         = &Error{ErrForbidden, "not_member", "You are not a member of this group"}
+	ErrNotAllowed        = &Error{ErrForbidden, "forbidden", "You may not do that"}
+	ErrGroupFull         = &Error{ErrConflict, "group_full", "The group is full"}
+	ErrAlreadyMember     = &Error{ErrConflict, "already_member", "That user is already a member"}
+	ErrOwnerMustTransfer = &Error{ErrConflict, "owner_must_transfer", "The owner cannot leave while others remain; make someone else owner first"}
+	ErrSelf              = &Error{ErrInvalid, "self", "You cannot do that to yourself"}
 	// ErrAlreadySent answers a retry whose client_id names a message that
 	// is no longer in the Redis window of recent history.
-	ErrAlreadySent = &Error{ErrConflict, "already_sent", "this message was sent earlier and is no longer in recent history; reload the conversation to see it"}
+	ErrAlreadySent = &Error{ErrConflict, "already_sent", "This message was sent earlier and is no longer in recent history; reload the conversation to see it"}
 	// These guard the store against values the gateway already refuses.
-	errInvalidRole       = &Error{ErrInvalid, "invalid_role", "the role must be owner, admin or member"}
-	errInvalidMaxMembers = &Error{ErrInvalid, "invalid_max_members", "a group must allow at least one member"}
+	errInvalidRole       = &Error{ErrInvalid, "invalid_role", "The role must be owner, admin or member"}
+	errInvalidMaxMembers = &Error{ErrInvalid, "invalid_max_members", "A group must allow at least one member"}
 )
 
 // User is a person's public profile.
