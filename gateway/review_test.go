@@ -500,7 +500,9 @@ func TestHungUpPollCountsAsCancelled(t *testing.T) {
 
 	hook.armed.Store(true)
 	sent := make(chan response, 1)
-	go func() { sent <- alice.do("POST", "/api/messages", map[string]any{"to": bob.User.ID, "type": "single", "body": "hi"}) }()
+	go func() {
+		sent <- alice.do("POST", "/api/messages", map[string]any{"to": bob.User.ID, "type": "single", "body": "hi"})
+	}()
 	<-hook.held // alice's send is out, and held
 	ctx, cancel := context.WithCancel(context.Background())
 	polled := make(chan response, 1)
