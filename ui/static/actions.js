@@ -315,6 +315,12 @@ export function wireActions() {
     btn.disabled = true;
     try {
       const data = await post(`/api/groups/${gid}/members`, { username });
+      if (data && data.invite && !data.member) {
+        // Not a friend of mine: invited, a member once they accept.
+        input.value = '';
+        membersView.status(`Invited @${username.replace(/^@/, '')}; they join once they accept.`);
+        return;
+      }
       const m = data.member;
       st.rememberUser(m);
       const c = st.conv(S.open);

@@ -244,9 +244,9 @@ export class ChatView {
       avatar(m.from, name, 'small msg-avatar'),
       h('div', { class: 'msg-main' },
         h('div', { class: 'msg-meta' },
-          h('span', { class: 'msg-from', 'data-testid': 'message-from' }, name),
+          h('span', { class: 'msg-from', 'data-testid': 'message-from', dir: 'auto' }, name),
           h('time', { class: 'msg-time', datetime: new Date(m.ts).toISOString(), title: fmtFull(m.ts) }, fmtTime(m.ts))),
-        h('div', { class: 'msg-bubble' }, h('div', { class: 'msg-body', 'data-testid': 'message-body' }, m.body)),
+        h('div', { class: 'msg-bubble' }, h('div', { class: 'msg-body', 'data-testid': 'message-body', dir: 'auto' }, m.body)),
         p ? this.status(p) : null));
   }
 

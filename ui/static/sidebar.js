@@ -17,12 +17,14 @@ function activity(c) {
   return c.last ? c.last.ts : 0;
 }
 
+// preview is the last message in a line. Names and text are isolated
+// (bdi), so a right-to-left name or message does not reorder the rest.
 function preview(c, isGroup) {
   const m = c.last;
-  if (!m) return '';
+  if (!m) return null;
   const text = m.body.replace(/\s+/g, ' ');
-  if (S.me && m.from === S.me.id) return `You: ${text}`;
-  return isGroup ? `${displayName(m.from)}: ${text}` : text;
+  if (S.me && m.from === S.me.id) return ['You: ', h('bdi', null, text)];
+  return isGroup ? [h('bdi', null, displayName(m.from)), ': ', h('bdi', null, text)] : text;
 }
 
 function byActivity(a, b) {
@@ -48,8 +50,8 @@ function item(testid, id, convId, name, c, isGroup, extra, onOpen) {
     },
     h('span', { class: 'avatar-wrap' }, avatar(id, name, isGroup ? 'group' : ''), extra),
     h('span', { class: 'item-main' },
-      h('span', { class: 'item-row' }, h('span', { class: 'item-name' }, name), time),
-      h('span', { class: 'item-row' }, h('span', { class: 'item-preview' }, preview(c, isGroup) || (isGroup ? 'No messages yet' : 'Say hello')), badge(c.unread)))));
+      h('span', { class: 'item-row' }, h('span', { class: 'item-name', dir: 'auto' }, name), time),
+      h('span', { class: 'item-row' }, h('span', { class: 'item-preview', dir: 'auto' }, preview(c, isGroup) || (isGroup ? 'No messages yet' : 'Say hello')), badge(c.unread)))));
 }
 
 // keepFocus rebuilds a list and puts keyboard focus back on the same item.
@@ -116,13 +118,13 @@ export class Sidebar {
     $('#incoming').replaceChildren(...inc.map((r) => h('li', { class: 'request', 'data-testid': 'request-item', 'data-request': r.id },
       avatar(r.from.id, r.from.display_name, 'small'),
       h('span', { class: 'request-text' },
-        h('strong', null, r.from.display_name || r.from.username),
+        h('strong', { dir: 'auto' }, r.from.display_name || r.from.username),
         h('small', null, ` @${r.from.username} wants to be your friend`)),
       h('span', { class: 'request-actions' },
         h('button', { type: 'button', class: 'primary small', 'data-testid': 'request-accept', onclick: (e) => this.hd.accept(r, e.currentTarget) }, 'Accept'),
         h('button', { type: 'button', class: 'ghost small', 'data-testid': 'request-decline', onclick: (e) => this.hd.decline(r, e.currentTarget) }, 'Decline')))));
     $('#outgoing').replaceChildren(...out.map((r) => h('li', { class: 'request outgoing', 'data-testid': 'request-outgoing' },
-      h('small', null, `Waiting for ${r.to.display_name || r.to.username} (@${r.to.username}) to accept`))));
+      h('small', null, 'Waiting for ', h('bdi', null, r.to.display_name || r.to.username), ` (@${r.to.username}) to accept`))));
     show($('#requests'), inc.length + out.length > 0);
   }
 }

@@ -3,7 +3,7 @@
 // redraw at its end (a microtask, so hidden tabs redraw too, unlike
 // requestAnimationFrame).
 
-import { $, show } from './dom.js';
+import { $, h, show } from './dom.js';
 import * as st from './state.js';
 import { S } from './state.js';
 import { Sidebar } from './sidebar.js';
@@ -83,10 +83,11 @@ export function renderHeader() {
   if (!id) return;
   const p = st.parseConv(id);
   let title;
+  let name = null; // isolated in the title (bdi): it may read right to left
   let writable;
   let why;
   if (p.type === 'single') {
-    const name = st.displayName(p.peer);
+    name = st.displayName(p.peer);
     title = `Chatting with ${name}`;
     writable = S.friends.has(p.peer);
     why = `You and ${name} are no longer friends. The history stays readable.`;
@@ -98,7 +99,11 @@ export function renderHeader() {
     why = 'You are no longer a member of this group.';
   }
   const t = $('#chat-title');
-  if (t.textContent !== title) t.textContent = title;
+  if (t.textContent !== title) {
+    if (p.type === 'single') t.replaceChildren('Chatting with ', h('bdi', null, name));
+    else if (S.groups.has(p.gid)) t.replaceChildren(h('bdi', null, S.groups.get(p.gid).name), title.slice(S.groups.get(p.gid).name.length));
+    else t.replaceChildren(title);
+  }
   show($('#unfriend-btn'), p.type === 'single' && writable);
   show($('#members-toggle'), p.type === 'group');
   $('#members-toggle').setAttribute('aria-expanded', String(membersWanted));
