@@ -27,7 +27,7 @@ func TestBrowserRightToLeftText(t *testing.T) {
 			conv := dmConv(a.ID, b.ID)
 			texts := map[string]string{
 				"שלום, מה שלומך? 123":  "rtl",
-				"hello, شلونك؟":         "ltr", // the first strong letter decides
+				"hello, شلونك؟":        "ltr", // the first strong letter decides
 				"مرحبا! كيف الحال؟ :)": "rtl",
 			}
 			for body := range texts {
@@ -102,7 +102,7 @@ func TestBrowserEmojiInColour(t *testing.T) {
 	alice.openConv(conv)
 	alice.waitMessage(conv, only, "Bob")
 	alice.do(chromedp.Evaluate[chromedp.Void](`(() => {
-		document.querySelectorAll('[data-testid="message-body"]').forEach((e) => { if (e.textContent === `+jsString(only)+`) e.id = 'only-emoji'; });
+		document.querySelectorAll('[data-testid="message-body"]').forEach((e) => { if (e.textContent === ` + jsString(only) + `) e.id = 'only-emoji'; });
 		document.querySelectorAll('[data-testid="emoji"]').forEach((e, i) => e.id = 'emoji-' + i);
 	})()`))
 	check := func(sel, what string) {
