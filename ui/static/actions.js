@@ -21,14 +21,16 @@ function othersRefresh() {
 
 let friendStatusTimer = null;
 
-// friendStatus says how adding a friend went; good news fades after a while.
-function friendStatus(text, error = false) {
+// friendStatus says how adding a friend went; good news fades after a
+// while, unless it is news the person may come back to (keep).
+export function friendStatus(text, error = false, keep = false) {
   const el = $('#add-friend-status');
   el.textContent = text;
   el.classList.toggle('error', error);
+  el.classList.toggle('info', keep && !error);
   show(el, !!text);
   clearTimeout(friendStatusTimer);
-  if (text && !error) friendStatusTimer = setTimeout(() => friendStatus(''), 6000);
+  if (text && !error && !keep) friendStatusTimer = setTimeout(() => friendStatus(''), 6000);
 }
 
 export async function acceptRequest(r, btn) {

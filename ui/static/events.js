@@ -6,6 +6,7 @@ import * as st from './state.js';
 import { S } from './state.js';
 import { notify } from './notify.js';
 import { self, sidebar, changed, banner, openGroup } from './ui.js';
+import { friendStatus } from './actions.js';
 import {
   onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest, resolveSummaries,
 } from './convs.js';
@@ -51,6 +52,17 @@ function applyEvent(ev, live) {
         notify('Friend request', `${r.from.display_name} (@${r.from.username}) wants to be your friend`,
           `webchat-req-${r.id}`, () => sidebar.setTab('friends'));
       }
+      break;
+    }
+    case 'friend_request_declined': {
+      // To the asker: they said no. To the one asked, on their other
+      // devices: answered, nothing left to accept.
+      const r = ev.request;
+      if (!r) break;
+      S.incoming.delete(r.id);
+      const mine = S.outgoing.delete(r.id) || (r.from && r.from.id === S.me.id);
+      if (mine && r.to) friendStatus(`${r.to.display_name || r.to.username} declined your friend request.`, false, true);
+      changed();
       break;
     }
     case 'friend_added':
