@@ -20,6 +20,7 @@ type metrics struct {
 	fanout   prometheus.Histogram
 	latency  prometheus.Histogram
 	requests *prometheus.CounterVec
+	unsafe   *prometheus.GaugeVec // CheckRedisSettings's findings
 }
 
 // newMetrics registers the node's metrics; waiting reads the number of
@@ -47,8 +48,9 @@ func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() 
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webchat_http_requests_total", Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
+		unsafe: newUnsafeGauge(),
 	}
-	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests,
+	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests, m.unsafe,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "webchat_redis_pipelines_total", Help: "Pipelines of script calls sent to Redis (all requests' calls that were waiting go together).",
 		}, func() float64 { return float64(batch().Pipelines) }),

@@ -82,7 +82,8 @@ func (s *Server) routes(static fs.FS) http.Handler {
 }
 
 // handleReady answers 200 while Redis and SQL answer and the node is not
-// draining, so a balancer stops sending it new work.
+// draining, so a balancer stops sending it new work. Its body also says
+// whether Redis runs with settings that can lose data (CheckRedisSettings).
 func (s *Server) handleReady() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -98,6 +99,11 @@ func (s *Server) handleReady() http.Handler {
 		if err := s.graph.Ping(ctx); err != nil {
 			status["sql"], code = "unavailable", http.StatusServiceUnavailable
 		}
+		// Unsafe settings are for the operator, not the balancer: every
+		// node shares the Redis, so failing readiness would stop them all.
+		s.settingsMu.Lock()
+		status["redis_settings"] = s.settings.summary()
+		s.settingsMu.Unlock()
 		writeJSON(w, code, status)
 	})
 }

@@ -92,6 +92,9 @@ type Server struct {
 
 	dummyOnce sync.Once
 	dummy     []byte
+
+	settingsMu sync.Mutex
+	settings   redisSettings // CheckRedisSettings's last finding
 }
 
 // NewServer returns a gateway node over its dependencies. It does no I/O.

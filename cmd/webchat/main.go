@@ -106,6 +106,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		RateAuth: cfg.RateAuth, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
 	})
 
+	if cfg.RedisURL != "" || cfg.RedisClusterAddrs != "" { // the embedded Redis said it keeps nothing
+		// Once now and every 30 s: a Redis restarted or failed over with
+		// other settings is noticed too.
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { srv.WatchRedisSettings(watchCtx, 30*time.Second); close(watched) }()
+		defer func() { stopWatch(); <-watched }()
+	}
+
 	httpSrv := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -326,3 +326,25 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// A node started on a Redis that can lose data says so at start, naming
+// the setting, and /readyz's body says it too.
+func TestNodeWarnsOfAnUnsafeRedisAtStart(t *testing.T) {
+	srv := storetest.StartRedis(t, "--maxmemory-policy", "allkeys-lru", "--appendonly", "yes")
+	n := startNode(t, map[string]string{"REDIS_URL": srv.URL(), "REDIS_PREFIX": storetest.Prefix(t)})
+	storetest.WaitFor(t, 10*time.Second, "the warning", func() bool {
+		return strings.Contains(n.out.String(), "Redis can lose data") && strings.Contains(n.out.String(), "setting=maxmemory-policy value=allkeys-lru")
+	})
+	if strings.Contains(n.out.String(), "setting=appendonly") {
+		t.Fatalf("AOF is on, yet:\n%s", n.out.String())
+	}
+	resp, err := http.Get(n.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "unsafe: maxmemory-policy=allkeys-lru") {
+		t.Fatalf("/readyz: %d %s", resp.StatusCode, b)
+	}
+}
