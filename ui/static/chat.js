@@ -51,15 +51,31 @@ export class ChatView {
       this.composer.focus();
     });
 
+    // The emoji are one tab stop (a toolbar with a roving tabindex): the
+    // arrow keys, Home and End move between them, and Tab goes on to the
+    // composer instead of through twenty buttons.
     const bar = $('#emoji-bar');
-    for (const e of EMOJI) {
+    EMOJI.forEach((e, i) => {
       bar.append(h('button', {
         type: 'button', class: 'emoji', 'data-testid': 'emoji', 'data-emoji': e, title: `Insert ${e}`, 'aria-label': `Insert ${e}`,
+        tabindex: i === 0 ? '0' : '-1',
         // Keep the caret (and focus) in the text area.
         onmousedown: (ev) => ev.preventDefault(),
-        onclick: () => this.insert(e),
+        onclick: () => {
+          this.emojiAt(i, false);
+          this.insert(e);
+        },
       }, e));
-    }
+    });
+    bar.addEventListener('keydown', (ev) => {
+      const all = [...bar.querySelectorAll('button')];
+      const at = all.indexOf(document.activeElement);
+      if (at < 0) return;
+      const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: all.length - 1 }[ev.key];
+      if (to === undefined) return;
+      ev.preventDefault();
+      this.emojiAt((to + all.length) % all.length, true);
+    });
 
     const ta = this.composer;
     // Drafts are kept as typed, so a reload (or a crash) loses nothing.
@@ -81,6 +97,19 @@ export class ChatView {
       e.preventDefault();
       this.submit();
     });
+  }
+
+  // emojiAt makes emoji i the toolbar's tab stop, focused if asked.
+  emojiAt(i, focus) {
+    const all = [...$('#emoji-bar').querySelectorAll('button')];
+    all.forEach((b, j) => b.setAttribute('tabindex', j === i ? '0' : '-1'));
+    if (focus) all[i].focus();
+  }
+
+  // announce has screen readers say a new message (the message window is
+  // not a live region).
+  announce(text) {
+    $('#announcer').textContent = text;
   }
 
   insert(text) {
@@ -135,6 +164,7 @@ export class ChatView {
     this.list.replaceChildren();
     this.note.textContent = '';
     this.hidePill();
+    this.announce('');
     const kept = convId && S.me ? saved.draft(S.me.id, convId) : undefined;
     this.composer.value = kept ?? (this.drafts.get(convId) || '');
     this.writable = undefined;

@@ -401,6 +401,7 @@ export function onMessage(m, live) {
   if (open) {
     readOpen();
     scheduleGapCheck(m.conv);
+    if (m.from !== S.me.id && !document.hidden) chatView.announce(`${st.displayName(m.from)}: ${m.body.length > 300 ? `${m.body.slice(0, 300)}…` : m.body}`);
   }
   changed({ chat: open });
   const p = st.parseConv(m.conv);
