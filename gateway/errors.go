@@ -23,13 +23,14 @@ func (e *apiError) Error() string { return e.message }
 func badRequest(code, msg string) error { return &apiError{http.StatusBadRequest, code, msg} }
 
 var (
-	errUnauthorized  = &apiError{http.StatusUnauthorized, "unauthorized", "Log in first"}
-	errBadCreds      = &apiError{http.StatusUnauthorized, "invalid_credentials", "Wrong username or password"}
-	errDraining      = &apiError{http.StatusServiceUnavailable, "draining", "This server is restarting; try again"}
-	errTooManyPolls  = &apiError{http.StatusServiceUnavailable, "overloaded", "This server is too busy to wait for new messages; try again"}
-	errSuperseded    = &apiError{http.StatusConflict, "superseded", "Another tab or window of this browser now receives the messages"}
-	errInvalidCursor = badRequest("invalid_cursor", "This page lost its place in the message stream; reload it")
-	errNotFound      = &apiError{http.StatusNotFound, "not_found", "Not found"}
+	errUnauthorized        = &apiError{http.StatusUnauthorized, "unauthorized", "Log in first"}
+	errBadCreds            = &apiError{http.StatusUnauthorized, "invalid_credentials", "Wrong username or password"}
+	errDraining            = &apiError{http.StatusServiceUnavailable, "draining", "This server is restarting; try again"}
+	errTooManyPolls        = &apiError{http.StatusServiceUnavailable, "overloaded", "This server is too busy to wait for new messages; try again"}
+	errSuperseded          = &apiError{http.StatusConflict, "superseded", "Another tab or window of this browser now receives the messages"}
+	errInvalidCursor       = badRequest("invalid_cursor", "This page lost its place in the message stream; reload it")
+	errPollFromAnotherSite = &apiError{http.StatusForbidden, "cross_origin", "Polls come from the chat page itself, not from a link or another site"}
+	errNotFound            = &apiError{http.StatusNotFound, "not_found", "Not found"}
 )
 
 // rateLimited is a 429 with the seconds to wait.

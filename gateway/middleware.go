@@ -182,8 +182,27 @@ func (s *Server) idleTooLong(ctx context.Context, uid store.UserID, dev string, 
 // request copy or response wrapper (about 1.4 KB of the node's memory per
 // waiting poll), and never writes the session, so a poll that outlives a
 // log-out on another node cannot bring the session back.
+// fromAnotherSite reports a request that a browser made for a page of
+// another site, or as a navigation (a link, a typed address, a redirect):
+// a poll is a state change (it acknowledges, and supersedes the device's
+// waiting poll), yet a GET carries the Lax session cookie on a top-level
+// navigation from anywhere. The page's own polls are fetches from its own
+// origin; clients that send no Sec-Fetch-* headers (curl, the load
+// generator, old browsers) are not browsers being steered by another site.
+func fromAnotherSite(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		return true
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site != "" && site != "same-origin"
+}
+
 func (s *Server) pollUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fromAnotherSite(r) {
+			s.writeError(w, r, errPollFromAnotherSite)
+			return
+		}
 		ctx := r.Context()
 		c, err := r.Cookie(sessionCookie)
 		if err != nil || c.Value == "" {
