@@ -2,7 +2,9 @@
 // log-out), which tab polls, and the messages between this browser's tabs.
 //
 // Modules: dom.js (building elements), api.js (HTTP), state.js (the model),
-// ui.js (views and redraw), convs.js (conversations, history, sending),
+// ui.js (views and redraw), convs.js (conversations, history), send.js
+// (sending, the outbox), saved.js (what outlives a reload), confirm.js
+// (asking before what cannot be undone),
 // events.js (poll events), actions.js (friends, groups, buttons),
 // tabs.js (one poller per browser), poller.js (the long-poll loop),
 // notify.js (title, favicon, desktop notifications), sidebar.js, chat.js
@@ -19,9 +21,11 @@ import {
   bus, self, tabViews, postView, sidebar, chatView, membersView, attention, changed, banner,
 } from './ui.js';
 import {
-  openConv, closeChat, knownConv, readOpen, sendMessage, retrySend, discardSend, loadOlder, onMessage,
-  restoreOutbox, retryFailed, resolveSummaries,
+  openConv, closeChat, knownConv, readOpen, loadOlder, onMessage, resolveSummaries,
 } from './convs.js';
+import {
+  sendMessage, retrySend, discardSend, restoreOutbox, retryFailed,
+} from './send.js';
 import { forgetUser } from './saved.js';
 import {
   applyEvents, forgetSeen, refreshMe, refreshPast, resync,
