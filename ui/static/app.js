@@ -129,11 +129,12 @@ function stopLeading() {
   delete document.documentElement.dataset.poll;
 }
 
+// setConn shows the connection's state; every poll answer says
+// "connected" (here, or from the polling tab), and each sends again what
+// failed for want of a connection: the server answers again.
 function setConn(s) {
-  const was = conn;
   conn = s;
-  // What failed for want of a connection goes now that there is one.
-  if (s === 'connected' && was !== 'connected') retryFailed();
+  if (s === 'connected') retryFailed();
   const el = $('#conn');
   // A live region: set only a change, or it is announced on every poll.
   if (el.textContent === s) return;

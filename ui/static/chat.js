@@ -288,7 +288,7 @@ export class ChatView {
     }
     return h('div', { class: 'msg-status error', role: 'alert' },
       p.transient
-        ? 'Not sent yet: the server could not be reached. It goes once the connection is back. '
+        ? 'Not sent yet: the server could not be reached. It goes by itself once the server answers again. '
         : `Not sent${p.error ? `: ${p.error}` : ''} `,
       h('button', { type: 'button', class: 'link', 'data-testid': 'message-retry', onclick: () => this.hd.retry(p.client_id) }, 'Retry'),
       ' ',

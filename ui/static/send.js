@@ -77,19 +77,21 @@ export function restoreOutbox() {
 }
 
 // retryFailed sends again what failed because the server could not be
-// reached (the connection is back); what it refused waits for the person.
+// reached (it answers again); what it refused waits for the person.
 export function retryFailed() {
   if (!S.me) return;
+  let any = false;
   for (const c of S.convs.values()) {
     for (const p of c.pending.values()) {
       if (p.state === 'failed' && p.transient) {
         p.state = 'sending';
         p.error = null;
         enqueue(p);
+        any = true;
       }
     }
   }
-  changed({ chat: !!S.open });
+  if (any) changed({ chat: !!S.open });
 }
 
 // attemptSend sends until the server answers: confirmed, or marked failed
