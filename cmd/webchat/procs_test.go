@@ -142,11 +142,18 @@ func startNginx(t *testing.T, nodes []*proc) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The shipped server lines' parameters (max_fails, fail_timeout), on
+	// the test's nodes.
+	shipped := regexp.MustCompile(`(?m)^\s*server 127\.0\.0\.1:808[1-9]( [^;]*)?;\n`)
+	m := shipped.FindStringSubmatch(string(conf))
+	if m == nil {
+		t.Fatal("deploy/nginx.conf has no server 127.0.0.1:808x line to replace")
+	}
 	var servers strings.Builder
 	for _, n := range nodes {
-		fmt.Fprintf(&servers, "        server %s max_fails=2 fail_timeout=5s;\n", strings.TrimPrefix(n.URL, "http://"))
+		fmt.Fprintf(&servers, "        server %s%s;\n", strings.TrimPrefix(n.URL, "http://"), m[1])
 	}
-	c := regexp.MustCompile(`(?m)^\s*server 127\.0\.0\.1:808[1-9].*\n`).ReplaceAllString(string(conf), "")
+	c := shipped.ReplaceAllString(string(conf), "")
 	c = strings.Replace(c, "upstream webchat {\n", "upstream webchat {\n"+servers.String(), 1)
 	c = strings.Replace(c, "listen 127.0.0.1:8080;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
 	c = strings.Replace(c, "worker_processes auto;", "worker_processes 1;", 1)
