@@ -2,9 +2,12 @@ package gateway_test
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"webchat/gateway"
 )
 
 // A poll that a browser makes as a navigation or for another site's page is
@@ -43,5 +46,32 @@ func TestPollFromAnotherSiteIsRefused(t *testing.T) {
 	own := bob.doFull(context.Background(), "GET", "/api/poll?timeout=0", nil, map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})
 	if own.Status != 200 {
 		t.Fatalf("the page's own poll: %d %s", own.Status, own.Body)
+	}
+}
+
+// A request with X-Forwarded-For from a peer that is not a trusted proxy is
+// warned of, once for a while, and counted; from a trusted one, not.
+func TestForwardedRequestFromAnUntrustedPeerIsWarnedOf(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, envOpts{logs: logs})
+	c := e.newClient()
+	for range 3 {
+		c.doFull(context.Background(), "GET", "/api/me", nil, map[string]string{"X-Forwarded-For": "203.0.113.9"})
+	}
+	if n := strings.Count(logs.String(), "not a trusted proxy"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "peer=127.0.0.1") || !strings.Contains(logs.String(), "TRUSTED_PROXIES") {
+		t.Fatalf("the warning does not name the peer and the setting:\n%s", logs.String())
+	}
+	if m := string(c.do("GET", "/metrics", nil).Body); !strings.Contains(m, "\nwebchat_untrusted_forwarded_total 3\n") {
+		t.Fatalf("metric:\n%s", grepLines(m, "untrusted"))
+	}
+
+	logs2 := &logBuffer{}
+	trusted := newEnv(t, envOpts{logs: logs2, gateway: gateway.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	trusted.newClient().doFull(context.Background(), "GET", "/api/me", nil, map[string]string{"X-Forwarded-For": "203.0.113.9"})
+	if strings.Contains(logs2.String(), "not a trusted proxy") {
+		t.Fatalf("a trusted proxy was warned of:\n%s", logs2.String())
 	}
 }

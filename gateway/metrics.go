@@ -21,6 +21,8 @@ type metrics struct {
 	latency  prometheus.Histogram
 	requests *prometheus.CounterVec
 	unsafe   *prometheus.GaugeVec // CheckRedisSettings's findings
+	// requests with X-Forwarded-For from a peer not in TRUSTED_PROXIES
+	untrusted prometheus.Counter
 }
 
 // newMetrics registers the node's metrics; waiting reads the number of
@@ -49,8 +51,11 @@ func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() 
 			Name: "webchat_http_requests_total", Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
 		unsafe: newUnsafeGauge(),
+		untrusted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webchat_untrusted_forwarded_total", Help: "Requests that carried X-Forwarded-For from a peer not in TRUSTED_PROXIES (the header was ignored).",
+		}),
 	}
-	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests, m.unsafe,
+	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests, m.unsafe, m.untrusted,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "webchat_redis_pipelines_total", Help: "Pipelines of script calls sent to Redis (all requests' calls that were waiting go together).",
 		}, func() float64 { return float64(batch().Pipelines) }),

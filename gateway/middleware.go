@@ -52,7 +52,9 @@ func (s *Server) requestMeta(next http.Handler) http.Handler {
 			h["X-Webchat-Node"] = s.nodeHeader
 		}
 		h["X-Request-Id"] = []string{id}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyState, &reqState{id: id})))
+		r = r.WithContext(context.WithValue(r.Context(), keyState, &reqState{id: id}))
+		s.noteUntrustedProxy(r)
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -93,6 +93,8 @@ type Server struct {
 	dummyOnce sync.Once
 	dummy     []byte
 
+	untrustedWarned atomic.Int64 // unix ns of the last noteUntrustedProxy warning
+
 	settingsMu sync.Mutex
 	settings   redisSettings // CheckRedisSettings's last finding
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,5 +238,21 @@ func TestNginxOwnAnswersAreJSON(t *testing.T) {
 	a, err := alice.do("GET", c.lb+"/api/me", nil)
 	if err != nil || a.Status != 503 || apiErrorCode(a) != "unavailable" {
 		t.Fatalf("no node left: %v %d %s", err, a.Status, a.Body)
+	}
+}
+
+// Nodes behind the shipped nginx without TRUSTED_PROXIES say so in their
+// log: every client would share nginx's address and its limits.
+func TestNodesBehindNginxWithoutTrustedProxiesWarn(t *testing.T) {
+	c := startCluster(t, map[string]string{"TRUSTED_PROXIES": ""})
+	cl := newWireClient()
+	for range 6 { // round-robin: every node sees some
+		cl.do("GET", c.lb+"/api/me", nil)
+	}
+	for _, n := range c.nodes {
+		storetest.WaitFor(t, 5*time.Second, n.Name+"'s warning", func() bool {
+			b, _ := os.ReadFile(n.log)
+			return strings.Contains(string(b), "not a trusted proxy") && strings.Contains(string(b), "TRUSTED_PROXIES")
+		})
 	}
 }
