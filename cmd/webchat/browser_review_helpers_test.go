@@ -82,13 +82,6 @@ func (p *webPage) recordFetches() {
 	})()`)
 }
 
-// text is the trimmed textContent of the first element matching sel, or
-// "" when there is none.
-func (p *webPage) text(sel string) string {
-	p.t.Helper()
-	return evalJS[string](p, `(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent.trim() : ''; })()`)
-}
-
 // visible is a page condition: sel matches an element that takes space.
 func visible(sel string) string {
 	return `(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.getClientRects().length > 0; })()`
