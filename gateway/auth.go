@@ -143,7 +143,14 @@ func (s *Server) handleSignup() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		hash, err := bcrypt.GenerateFromPassword([]byte(*req.Password), s.o.BcryptCost)
+		var (
+			hash []byte
+			err  error
+		)
+		if herr := s.withHashSlot(r.Context(), func() { hash, err = bcrypt.GenerateFromPassword([]byte(*req.Password), s.o.BcryptCost) }); herr != nil {
+			s.writeError(w, r, herr)
+			return
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -157,6 +164,7 @@ func (s *Server) handleSignup() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		s.rememberBrowser(w, r, u.ID)
 		writeJSON(w, http.StatusCreated, userResponse{u})
 	})
 }
@@ -187,11 +195,19 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		creds, err := s.graph.UserByUsername(r.Context(), username)
 		if errors.Is(err, store.ErrNotFound) || !validUsername(username) {
+			// As for a wrong password: the same limit, the same hashing.
+			if err := s.checkUserAuthRate(r, username, 0); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 			hash := dummyHash
 			if s.o.BcryptCost > bcrypt.MinCost {
 				hash = s.dummyCostHash()
 			}
-			bcrypt.CompareHashAndPassword(hash, []byte(*req.Password))
+			if _, err := s.comparePassword(r.Context(), hash, *req.Password); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 			s.writeError(w, r, errBadCreds)
 			return
 		}
@@ -199,7 +215,16 @@ func (s *Server) handleLogin() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if bcrypt.CompareHashAndPassword(creds.PasswordHash, []byte(*req.Password)) != nil {
+		if err := s.checkUserAuthRate(r, username, creds.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ok, err := s.comparePassword(r.Context(), creds.PasswordHash, *req.Password)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !ok {
 			s.writeError(w, r, errBadCreds)
 			return
 		}
@@ -207,6 +232,7 @@ func (s *Server) handleLogin() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		s.rememberBrowser(w, r, creds.ID)
 		writeJSON(w, http.StatusOK, userResponse{creds.User})
 	})
 }

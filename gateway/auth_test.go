@@ -18,9 +18,21 @@ func TestSignupLoginLogout(t *testing.T) {
 	e.run(t, "cookie flags", func(t *testing.T) {
 		c := e.newClient()
 		r := c.mustDo("POST", "/api/signup", map[string]any{"username": "cookie_check", "password": "password1", "display_name": "C"}, 201, nil)
-		sc := r.Header.Get("Set-Cookie")
-		if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") || strings.Contains(sc, "Secure") {
-			t.Fatalf("Set-Cookie = %q", sc)
+		var session, known string
+		for _, sc := range r.Header.Values("Set-Cookie") {
+			switch {
+			case strings.HasPrefix(sc, "webchat_session="):
+				session = sc
+			case strings.HasPrefix(sc, "webchat_known="):
+				known = sc
+			}
+		}
+		if !strings.Contains(session, "HttpOnly") || !strings.Contains(session, "SameSite=Lax") || strings.Contains(session, "Secure") {
+			t.Fatalf("session Set-Cookie = %q", session)
+		}
+		// The mark of a browser that logged in before goes only to log-ins.
+		if !strings.Contains(known, "HttpOnly") || !strings.Contains(known, "SameSite=Strict") || !strings.Contains(known, "Path=/api/login") {
+			t.Fatalf("known-browser Set-Cookie = %q", known)
 		}
 	})
 	e.run(t, "log-in renews the token", func(t *testing.T) {

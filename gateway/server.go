@@ -33,6 +33,7 @@ type Options struct {
 	RateSend        float64 // messages per second per user, 0: off
 	RateSendBurst   int
 	RateAuth        float64 // sign-ups and log-ins per minute per address, 0: off
+	RateAuthUser    float64 // log-ins per hour to one username from everywhere, 0: off
 	TrustedProxies  []netip.Prefix
 	Registry        prometheus.Registerer // default: a new registry
 	Gatherer        prometheus.Gatherer
@@ -80,8 +81,10 @@ type Server struct {
 	handler  http.Handler
 	metrics  *metrics
 
-	sendLimit store.Limit
-	authLimit store.Limit
+	sendLimit     store.Limit
+	authLimit     store.Limit
+	userAuthLimit store.Limit
+	hashSlots     chan struct{} // bcrypt work at once (withHashSlot)
 
 	draining atomic.Bool
 	pollsMu  sync.Mutex
@@ -112,6 +115,10 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) }, plane.BatchStats)
 	if o.RateSend > 0 {
 		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
+	}
+	s.hashSlots = newHashSlots()
+	if o.RateAuthUser > 0 {
+		s.userAuthLimit = store.Limit{Per: time.Duration(float64(time.Hour) / o.RateAuthUser), Burst: max(int(o.RateAuthUser), 1)}
 	}
 	if o.RateAuth > 0 {
 		s.authLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAuth), Burst: max(int(o.RateAuth), 1)}

@@ -38,13 +38,14 @@ func startNode(t *testing.T, env map[string]string) *node {
 		t.Fatal(err)
 	}
 	full := map[string]string{
-		"ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
-		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
-		"BCRYPT_COST":  "4",
-		"RATE_SEND":    "0",
-		"RATE_AUTH":    "0",
-		"POLL_SLICE":   "1",
-		"DRAIN_WINDOW": "0",
+		"ADDR":           fmt.Sprintf("127.0.0.1:%d", port),
+		"DATABASE_URL":   "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
+		"BCRYPT_COST":    "4",
+		"RATE_SEND":      "0",
+		"RATE_AUTH":      "0",
+		"RATE_AUTH_USER": "0",
+		"POLL_SLICE":     "1",
+		"DRAIN_WINDOW":   "0",
 	}
 	for k, v := range env {
 		full[k] = v
@@ -320,7 +321,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, name := range []string{"ADDR", "REDIS_URL", "REDIS_CLUSTER_ADDRS", "DATABASE_URL", "POLL_TIMEOUT", "REDIS_PREFIX", "NODE_NAME",
 		"COOKIE_SECURE", "DEVICE_TTL", "INBOX_CAP", "HISTORY_CAP", "SESSION_LIFETIME", "SESSION_IDLE", "BCRYPT_COST",
-		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH", "POLL_WAIT", "POLL_SLICE"} {
+		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH", "RATE_AUTH_USER", "POLL_WAIT", "POLL_SLICE"} {
 		if !strings.Contains(help.String(), "("+name+")") {
 			t.Errorf("-h does not list %s", name)
 		}

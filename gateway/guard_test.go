@@ -1,0 +1,94 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"webchat/gateway"
+)
+
+var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+
+// Guesses at one password from many addresses run into a limit on the
+// username from everywhere; the owner's own browser, which logged in
+// before, is not held up by it, while a new browser is.
+func TestGuessingFromManyAddressesIsSlowedButNotTheOwnersBrowser(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{RateAuthUser: 5, TrustedProxies: loopbackProxy}})
+	alice := e.signup("alice") // this browser is alice's from now on
+	codes := map[int]int{}
+	for i := range 10 {
+		r := e.newClient().doFull(context.Background(), "POST", "/api/login", map[string]any{"username": "alice", "password": fmt.Sprint("guess ", i)},
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)})
+		codes[r.Status]++
+	}
+	if codes[401] != 5 || codes[429] != 5 {
+		t.Fatalf("10 guesses from 10 addresses answered %v, want 5 × 401 then 5 × 429", codes)
+	}
+	right := map[string]any{"username": "alice", "password": "password-alice"}
+	if r := alice.doFull(context.Background(), "POST", "/api/login", right, map[string]string{"X-Forwarded-For": "203.0.113.7"}); r.Status != 200 {
+		t.Fatalf("alice on her own browser: %d %s", r.Status, r.Body)
+	}
+	if r := e.newClient().doFull(context.Background(), "POST", "/api/login", right, map[string]string{"X-Forwarded-For": "203.0.113.8"}); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("alice on a new browser during the attack: %d %s", r.Status, r.Body)
+	}
+	// Another user is not touched by the attack on alice.
+	e.signup("bob")
+	if r := e.newClient().do("POST", "/api/login", map[string]any{"username": "bob", "password": "password-bob"}); r.Status != 200 {
+		t.Fatalf("bob: %d %s", r.Status, r.Body)
+	}
+}
+
+// A flood of concurrent log-ins gets quick refusals (503 busy) instead of
+// a queue in which every log-in, a real one too, waits for all the others'
+// password hashing.
+func TestConcurrentLoginsAreBoundedNotQueued(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{BcryptCost: 8, TrustedProxies: loopbackProxy}})
+	e.signup("alice")
+	wrong := map[string]any{"username": "alice", "password": "not her password"}
+	var one time.Duration
+	for range 3 {
+		start := time.Now()
+		if r := e.newClient().do("POST", "/api/login", wrong); r.Status != 401 {
+			t.Fatalf("a wrong password: %d %s", r.Status, r.Body)
+		}
+		one += time.Since(start) / 3
+	}
+	// Enough at once that, all hashing together on 2 cores, each would take
+	// far longer than a wait for a slot and one hash.
+	const hashWait = 2 * time.Second
+	bound := hashWait + 3*one
+	n := min(200, int(4*bound*2/one)+1)
+	type result struct {
+		status  int
+		elapsed time.Duration
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			r := e.newClient().doFull(context.Background(), "POST", "/api/login", wrong, map[string]string{"X-Forwarded-For": fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)})
+			results <- result{r.Status, time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	codes, slowest := map[int]int{}, time.Duration(0)
+	for r := range results {
+		codes[r.status]++
+		slowest = max(slowest, r.elapsed)
+	}
+	t.Logf("one hash %v; %d log-ins at once: %v, slowest %v", one, n, codes, slowest)
+	if codes[401]+codes[503] != n || codes[503] == 0 {
+		t.Fatalf("answers %v: want 401s and some 503 busy", codes)
+	}
+	if slowest > bound {
+		t.Fatalf("the slowest log-in took %v, above a slot's wait and one hash (%v)", slowest, bound)
+	}
+}
