@@ -51,9 +51,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return def
 	}
 	var (
-		c                                                 config
-		pollTimeout, pollSlice, deviceTTL, drain          string
-		lifetime, idle, proxies, rateSend, cookieSecure   string
+		c                                                            config
+		pollTimeout, pollSlice, deviceTTL, drain                     string
+		lifetime, idle, proxies, rateSend, cookieSecure              string
 		inboxCap, historyCap, bcryptCost, maxPolls, rAuth, rAuthUser string
 	)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
