@@ -61,6 +61,10 @@ func (s *Server) handleFriendRequest() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		if err := s.allow(r, store.AddRateKey(me.user), s.addLimit); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		res, err := s.graph.RequestFriend(r.Context(), me.user, username)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -117,6 +117,10 @@ func (s *Server) handleAddMember() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		if err := s.allow(r, store.AddRateKey(me.user), s.addLimit); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		m, g, err := s.graph.AddMember(r.Context(), me.user, gid, username)
 		if err != nil {
 			s.writeError(w, r, err)

@@ -92,3 +92,31 @@ func TestConcurrentLoginsAreBoundedNotQueued(t *testing.T) {
 		t.Fatalf("the slowest log-in took %v, above a slot's wait and one hash (%v)", slowest, bound)
 	}
 }
+
+// Friend requests and group adds share one limit per user, so nobody can
+// fire hundreds a second (which also walks the username space); another
+// user is not touched by it.
+func TestFriendRequestsAndGroupAddsAreRateLimited(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{RateAdd: 6}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	var g struct{ Group struct{ ID int64 } }
+	alice.mustDo("POST", "/api/groups", map[string]any{"name": "g"}, 201, &g)
+	codes := map[int]int{}
+	for i := range 8 {
+		path, name := "/api/friend-requests", fmt.Sprintf("nobody%d", i)
+		if i%2 == 1 {
+			path = fmt.Sprintf("/api/groups/%d/members", g.Group.ID)
+		}
+		r := alice.do("POST", path, map[string]any{"username": name})
+		codes[r.Status]++
+		if r.Status == 429 && r.Header.Get("Retry-After") == "" {
+			t.Fatalf("429 without Retry-After")
+		}
+	}
+	if codes[404] != 6 || codes[429] != 2 {
+		t.Fatalf("8 requests and adds: %v, want 6 × 404 (no such user) then 2 × 429", codes)
+	}
+	if r := bob.do("POST", "/api/friend-requests", map[string]any{"username": "alice"}); r.Status != 201 {
+		t.Fatalf("bob's request: %d %s", r.Status, r.Body)
+	}
+}

@@ -34,6 +34,7 @@ type Options struct {
 	RateSendBurst   int
 	RateAuth        float64 // sign-ups and log-ins per minute per address, 0: off
 	RateAuthUser    float64 // log-ins per hour to one username from everywhere, 0: off
+	RateAdd         float64 // friend requests and group adds per minute per user, 0: off
 	TrustedProxies  []netip.Prefix
 	Registry        prometheus.Registerer // default: a new registry
 	Gatherer        prometheus.Gatherer
@@ -84,6 +85,7 @@ type Server struct {
 	sendLimit     store.Limit
 	authLimit     store.Limit
 	userAuthLimit store.Limit
+	addLimit      store.Limit
 	hashSlots     chan struct{} // bcrypt work at once (withHashSlot)
 
 	draining atomic.Bool
@@ -117,6 +119,9 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}
 	s.hashSlots = newHashSlots()
+	if o.RateAdd > 0 {
+		s.addLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAdd), Burst: max(int(o.RateAdd), 1)}
+	}
 	if o.RateAuthUser > 0 {
 		s.userAuthLimit = store.Limit{Per: time.Duration(float64(time.Hour) / o.RateAuthUser), Burst: max(int(o.RateAuthUser), 1)}
 	}

@@ -35,3 +35,7 @@ func (p *Plane) Allow(ctx context.Context, key string, l Limit) (bool, time.Dura
 
 // SendRateKey names a user's send limit, on the user's slot.
 func SendRateKey(u UserID) string { return "send:" + userTag(u) }
+
+// AddRateKey names a user's limit on friend requests and group adds, on
+// the user's slot.
+func AddRateKey(u UserID) string { return "add:" + userTag(u) }

@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls, Wakeups: wakeups,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
-		RateAuth: cfg.RateAuth, RateAuthUser: cfg.RateAuthUser, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
+		RateAuth: cfg.RateAuth, RateAuthUser: cfg.RateAuthUser, RateAdd: cfg.RateAdd, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
 	})
 
 	if cfg.RedisURL != "" || cfg.RedisClusterAddrs != "" { // the embedded Redis said it keeps nothing
