@@ -156,6 +156,9 @@ func (s *Server) handleSignup() http.Handler {
 			return
 		}
 		u, err := s.graph.CreateUser(r.Context(), username, strings.TrimSpace(*req.DisplayName), hash)
+		if errors.Is(err, store.ErrUsernameTaken) {
+			u, err = s.signupAgain(r, username, strings.TrimSpace(*req.DisplayName), *req.Password)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -167,6 +170,37 @@ func (s *Server) handleSignup() http.Handler {
 		s.rememberBrowser(w, r, u.ID)
 		writeJSON(w, http.StatusCreated, userResponse{u})
 	})
+}
+
+// signupRetryWindow is how long after a sign-up the same sign-up again
+// (a retry: the answer was lost, a balancer sent it twice) answers as the
+// first did instead of 409 username_taken.
+const signupRetryWindow = 10 * time.Minute
+
+// signupAgain answers a sign-up whose username is taken: if the account
+// is a few minutes old and has the same display name and password, it is
+// this sign-up's own, made by an attempt whose answer was lost, so the
+// retry gets it (a log-in, in effect: the password is checked as at
+// log-in); anything else is ErrUsernameTaken.
+func (s *Server) signupAgain(r *http.Request, username, displayName, password string) (store.User, error) {
+	creds, err := s.graph.UserByUsername(r.Context(), username)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, store.ErrUsernameTaken
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	if creds.DisplayName != displayName || time.Since(time.UnixMilli(creds.CreatedAt)) > signupRetryWindow {
+		return store.User{}, store.ErrUsernameTaken
+	}
+	ok, err := s.comparePassword(r.Context(), creds.PasswordHash, password)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		return store.User{}, store.ErrUsernameTaken
+	}
+	return creds.User, nil
 }
 
 // dummyHash makes a log-in for an unknown user cost one bcrypt comparison,

@@ -120,3 +120,27 @@ func TestFriendRequestsAndGroupAddsAreRateLimited(t *testing.T) {
 		t.Fatalf("bob's request: %d %s", r.Status, r.Body)
 	}
 }
+
+// A sign-up sent again (its answer was lost; a balancer retried it) gets
+// the account it made, logged in, not 409 "username taken"; a sign-up
+// that differs in password or display name is someone else's: 409.
+func TestSignupRetryGetsItsOwnAccount(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := map[string]any{"username": "alice", "password": "password-alice", "display_name": "Alice"}
+	var first, again struct{ User struct{ ID int64 } }
+	e.newClient().mustDo("POST", "/api/signup", body, 201, &first)
+	c := e.newClient()
+	c.mustDo("POST", "/api/signup", body, 201, &again)
+	if again.User.ID != first.User.ID {
+		t.Fatalf("the retry made user %d, the first %d", again.User.ID, first.User.ID)
+	}
+	c.mustDo("GET", "/api/me", nil, 200, nil) // logged in
+	for name, b := range map[string]map[string]any{
+		"another password":     {"username": "alice", "password": "password-other", "display_name": "Alice"},
+		"another display name": {"username": "ALICE", "password": "password-alice", "display_name": "Alicia"},
+	} {
+		if r := e.newClient().do("POST", "/api/signup", b); r.Status != 409 || r.errorCode() != "username_taken" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+}

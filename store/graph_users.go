@@ -43,8 +43,8 @@ func (g *Graph) CreateUser(ctx context.Context, username, displayName string, pa
 func (g *Graph) UserByUsername(ctx context.Context, username string) (Credentials, error) {
 	var c Credentials
 	err := g.pool().row(ctx,
-		`SELECT id, username, display_name, password_hash FROM users WHERE username = ?`,
-		strings.ToLower(username)).Scan(&c.ID, &c.Username, &c.DisplayName, &c.PasswordHash)
+		`SELECT id, username, display_name, password_hash, created_at FROM users WHERE username = ?`,
+		strings.ToLower(username)).Scan(&c.ID, &c.Username, &c.DisplayName, &c.PasswordHash, &c.CreatedAt)
 	if err != nil {
 		return Credentials{}, classify("user by username", notFound(err, ErrUserNotFound))
 	}

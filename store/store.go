@@ -78,6 +78,7 @@ type User struct {
 type Credentials struct {
 	User
 	PasswordHash []byte
+	CreatedAt    int64 // Unix ms
 }
 
 // FriendRequest is a pending (or answered) request from one user to another.
