@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -254,8 +255,8 @@ func deviceGone(t *testing.T, e *env, u store.UserID, dev, token string) {
 			t.Errorf("%s still exists (%d, %v)", k, n, err)
 		}
 	}
-	if in, err := e.rdb.SIsMember(ctx, e.prefix+"sessions:"+tag, token).Result(); err != nil || in {
-		t.Errorf("session %s is still tracked as user %d's (%v, %v)", token, u, in, err)
+	if _, err := e.rdb.ZScore(ctx, e.prefix+"sessions:"+tag, token).Result(); !errors.Is(err, redis.Nil) {
+		t.Errorf("session %s is still tracked as user %d's (%v)", token, u, err)
 	}
 	if n, err := e.rdb.Exists(ctx, e.prefix+"session:"+token).Result(); err != nil || n != 0 {
 		t.Errorf("session %s still exists (%d, %v)", token, n, err)

@@ -18,7 +18,7 @@ var luaFS embed.FS
 type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
 	send, history, grant, revoke, rebuild           *redis.Script
-	gcra                                            *redis.Script
+	gcra, track                                     *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -48,6 +48,7 @@ func loadScripts() *scripts {
 	s.revoke = mk("revoke", false)
 	s.rebuild = mk("rebuild", false)
 	s.gcra = mk("gcra", false)
+	s.track = mk("track", false)
 	// Also run without a plane (SessionStore), so a package value.
 	s.all = append(s.all, readSession)
 	s.srcs = append(s.srcs, sessionSrc)

@@ -3,30 +3,77 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// sessionsKey is the set of a user's session tokens, so that "log out
-// everywhere" can find them. Expired tokens linger until the set expires.
+// sessionsKey is the zset of a user's session tokens (→ log-in ms), so
+// that "log out everywhere" can find them and TrackSession can keep the
+// newest. Nodes before the cap wrote it as a set; track.lua converts it.
 func (k keys) sessions(u UserID) string { return k.user("sessions", u) }
 
-// TrackSession records token as one of u's sessions for lifetime.
+// TrackSession records token as one of u's sessions for lifetime, and ends
+// the oldest beyond max (PlaneOptions.MaxDevices: a session per device):
+// their keys go and every node's session cache hears of it, so their next
+// request, a waiting poll too, answers 401.
 func (p *Plane) TrackSession(ctx context.Context, u UserID, token string, lifetime time.Duration) error {
-	pipe := p.rdb.TxPipeline()
-	pipe.SAdd(ctx, p.k.sessions(u), token)
-	pipe.PExpire(ctx, p.k.sessions(u), lifetime)
-	if _, err := pipe.Exec(ctx); err != nil {
+	v, err := p.run(ctx, p.s.track, []string{p.k.sessions(u)}, token, time.Now().UnixMilli(), lifetime.Milliseconds(), p.o.MaxDevices)
+	if err != nil {
 		return unavailable("track session", err)
 	}
-	return nil
+	old := asStrings(v)
+	if len(old) == 0 {
+		return nil
+	}
+	pipe := p.rdb.Pipeline()
+	for _, t := range old {
+		pipe.Del(ctx, p.k.session(t))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("end old sessions", err)
+	}
+	return p.announceGone(ctx, old)
 }
 
 // UntrackSession forgets one of u's sessions (log-out).
 func (p *Plane) UntrackSession(ctx context.Context, u UserID, token string) error {
-	if err := p.rdb.SRem(ctx, p.k.sessions(u), token).Err(); err != nil {
+	err := p.rdb.ZRem(ctx, p.k.sessions(u), token).Err()
+	if isWrongType(err) { // still a set, from an older node
+		err = p.rdb.SRem(ctx, p.k.sessions(u), token).Err()
+	}
+	if err != nil {
 		return unavailable("untrack session", err)
+	}
+	return nil
+}
+
+// sessionTokens lists u's session tokens.
+func (p *Plane) sessionTokens(ctx context.Context, u UserID) ([]string, error) {
+	tokens, err := p.rdb.ZRange(ctx, p.k.sessions(u), 0, -1).Result()
+	if isWrongType(err) {
+		tokens, err = p.rdb.SMembers(ctx, p.k.sessions(u)).Result()
+	}
+	if err != nil {
+		return nil, unavailable("list sessions", err)
+	}
+	return tokens, nil
+}
+
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+// announceGone tells every node's session cache that tokens are gone
+// (SessionStore.changed). If that fails, other nodes' copies age out.
+func (p *Plane) announceGone(ctx context.Context, tokens []string) error {
+	pipe := p.rdb.Pipeline()
+	for _, t := range tokens {
+		pipe.Publish(ctx, p.k.goneChannel(), t)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return unavailable("announce ended sessions", err)
 	}
 	return nil
 }
@@ -35,9 +82,9 @@ func (p *Plane) UntrackSession(ctx context.Context, u UserID, token string) erro
 // device removed with its lists, and every waiting poll woken (it then
 // answers 401).
 func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
-	tokens, err := p.rdb.SMembers(ctx, p.k.sessions(u)).Result()
+	tokens, err := p.sessionTokens(ctx, u)
 	if err != nil {
-		return unavailable("list sessions", err)
+		return err
 	}
 	// Session keys have no hash tag: one DEL each, pipelined (per node).
 	pipe := p.rdb.Pipeline()
@@ -54,13 +101,7 @@ func (p *Plane) EndAllSessions(ctx context.Context, u UserID) error {
 	// themselves are over, and a repeat of the call finds nothing left.
 	var announceErr error
 	if len(tokens) > 0 {
-		pipe = p.rdb.Pipeline()
-		for _, t := range tokens {
-			pipe.Publish(ctx, p.k.goneChannel(), t)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			announceErr = unavailable("announce ended sessions", err)
-		}
+		announceErr = p.announceGone(ctx, tokens)
 	}
 	devs, err := p.rdb.ZRange(ctx, p.k.devices(u), 0, -1).Result()
 	if err != nil {
