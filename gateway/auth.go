@@ -43,34 +43,27 @@ func validUsername(u string) bool {
 }
 
 // validName checks a display or group name (field, its JSON name): 1 to
-// maxLen characters, not only white space, no control characters.
+// maxLen characters, something visible (scanText), no control characters
+// and nothing that reverses the text's direction.
 func validName(field, v string, maxLen int) error {
 	label := fieldLabel(field)
-	if strings.TrimSpace(v) == "" {
+	f := scanText(v, false)
+	if !f.visible {
 		return badRequest("invalid_field", label+" must not be blank")
 	}
 	if utf8.RuneCountInString(v) > maxLen {
 		return badRequest("invalid_field", label+" must be 1–"+itoa(int64(maxLen))+" characters")
 	}
-	if hasControl(v, false) {
+	if f.control {
 		return badRequest("invalid_field", label+" must be one line of text, without control characters")
+	}
+	if f.override {
+		return badRequest("invalid_field", label+errOverrideText)
 	}
 	return nil
 }
 
-// hasControl reports C0 control characters (and DEL); newlines and tabs
-// are allowed where text may span lines.
-func hasControl(s string, multiline bool) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			if multiline && (r == '\n' || r == '\t' || r == '\r') {
-				continue
-			}
-			return true
-		}
-	}
-	return false
-}
+const errOverrideText = " must not contain characters that reverse the direction of the text"
 
 // errPasswordTooLong: bcrypt reads at most 72 bytes.
 var errPasswordTooLong = badRequest("invalid_field", "Password must be at most 72 bytes (fewer characters with accents or in other scripts)")

@@ -52,7 +52,7 @@ func (s *Server) handleCreateGroup() http.Handler {
 		if req.Brief != nil {
 			brief = *req.Brief
 		}
-		if utf8.RuneCountInString(brief) > 500 || hasControl(brief, true) {
+		if f := scanText(brief, true); utf8.RuneCountInString(brief) > 500 || f.control || f.override {
 			s.writeError(w, r, badRequest("invalid_field", "About must be at most 500 characters of text"))
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -119,14 +118,18 @@ func (req *sendRequest) validate(me store.UserID) (store.Conv, error) {
 		return store.Conv{}, badRequest("invalid_field", "Recipient must be a positive id")
 	}
 	body := *req.Body
-	if strings.TrimSpace(body) == "" {
+	f := scanText(body, true)
+	if !f.visible {
 		return store.Conv{}, badRequest("invalid_field", "Message must not be blank")
 	}
 	if utf8.RuneCountInString(body) > maxBodyChars {
 		return store.Conv{}, badRequest("invalid_field", "Message must be at most 4000 characters")
 	}
-	if hasControl(body, true) {
+	if f.control {
 		return store.Conv{}, badRequest("invalid_field", "Message must not contain control characters")
+	}
+	if f.override {
+		return store.Conv{}, badRequest("invalid_field", "Message"+errOverrideText)
 	}
 	if req.ClientID != nil && !validClientID(*req.ClientID) {
 		return store.Conv{}, badRequest("invalid_field", "Message retry id must be 1–64 printable ASCII characters")
