@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -254,5 +256,35 @@ func TestNodesBehindNginxWithoutTrustedProxiesWarn(t *testing.T) {
 			b, _ := os.ReadFile(n.log)
 			return strings.Contains(string(b), "not a trusted proxy") && strings.Contains(string(b), "TRUSTED_PROXIES")
 		})
+	}
+}
+
+// A browser that sends Origin but not Sec-Fetch-Site (older ones) is let
+// through nginx on a port that is not 80: nginx passes the Host with its
+// port, which the node's cross-origin check compares with Origin.
+func TestSameOriginPostThroughNginxOnAnotherPort(t *testing.T) {
+	c := startCluster(t, nil)
+	alice := newWireClient()
+	req, _ := http.NewRequest("POST", c.lb+"/api/signup", strings.NewReader(`{"username":"alice","password":"password1","display_name":"Alice"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", c.lb)
+	resp, err := alice.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("a same-origin sign-up with Origin %s: %d %s", c.lb, resp.StatusCode, b)
+	}
+	req, _ = http.NewRequest("POST", c.lb+"/api/logout", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err = alice.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("a cross-origin log-out: %d", resp.StatusCode)
 	}
 }
