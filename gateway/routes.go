@@ -81,7 +81,8 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	return s.recoverer(s.requestMeta(limitURL(s.drainGate(cop.Handler(route)))))
 }
 
-// handleReady answers 200 while Redis and SQL answer and the node is not
+// handleReady answers 200 while Redis and SQL answer and take writes (Redis
+// not at its maxmemory, SQL not locked or read-only) and the node is not
 // draining, so a balancer stops sending it new work. Its body also says
 // whether Redis runs with settings that can lose data (CheckRedisSettings).
 func (s *Server) handleReady() http.Handler {
@@ -95,9 +96,13 @@ func (s *Server) handleReady() http.Handler {
 		}
 		if err := s.plane.Ping(ctx); err != nil {
 			status["redis"], code = "unavailable", http.StatusServiceUnavailable
+		} else if full, err := s.plane.OutOfMemory(ctx); err == nil && full {
+			status["redis"], code = "out_of_memory", http.StatusServiceUnavailable
 		}
 		if err := s.graph.Ping(ctx); err != nil {
 			status["sql"], code = "unavailable", http.StatusServiceUnavailable
+		} else if err := s.graph.PingWrite(ctx); err != nil {
+			status["sql"], code = "read_only", http.StatusServiceUnavailable
 		}
 		// Unsafe settings are for the operator, not the balancer: every
 		// node shares the Redis, so failing readiness would stop them all.

@@ -2,9 +2,13 @@ package gateway_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"webchat/store/storetest"
 )
@@ -70,5 +74,71 @@ func TestUnsafeRedisSettingsAreSeen(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "safe again") {
 		t.Errorf("the fix was not logged:\n%s", logs.String())
+	}
+}
+
+// /readyz fails while SQL answers but refuses writes (a SQLite file locked
+// by another process) and while Redis answers but is full (maxmemory under
+// noeviction), and comes back when they do.
+func TestReadyFailsWhileWritesAreRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.db")
+	rs := storetest.StartRedis(t, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+	e := newEnv(t, envOpts{redis: rs, graph: storetest.OpenGraph(t, path)})
+	ready := func() (int, map[string]string, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		r := e.newClient().do("GET", "/readyz", nil)
+		var body map[string]string
+		json.Unmarshal(r.Body, &body)
+		return r.Status, body, time.Since(start)
+	}
+	if code, body, _ := ready(); code != 200 {
+		t.Fatalf("at first: %d %v", code, body)
+	}
+
+	locker, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	code, body, took := ready()
+	if code != 503 || body["sql"] != "read_only" {
+		t.Fatalf("SQLite locked: %d %v", code, body)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("/readyz took %v with SQLite locked: it must not wait out the busy timeout", took)
+	}
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	conn.Close()
+	if code, body, _ := ready(); code != 200 {
+		t.Fatalf("SQLite unlocked: %d %v", code, body)
+	}
+
+	admin := rs.Client(t)
+	ctx := context.Background()
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		if err := admin.Set(ctx, fmt.Sprintf("filler:%d", i), big, 0).Err(); err != nil {
+			if !strings.Contains(err.Error(), "OOM") {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if code, body, _ := ready(); code != 503 || body["redis"] != "out_of_memory" {
+		t.Fatalf("Redis full: %d %v", code, body)
+	}
+	if err := admin.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := ready(); code != 200 {
+		t.Fatalf("Redis emptied: %d %v", code, body)
 	}
 }

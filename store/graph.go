@@ -114,6 +114,18 @@ func (g *Graph) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PingWrite reports whether the database takes writes, for readiness
+// checks: it runs an update of nothing in a write transaction, which on
+// SQLite takes the write lock (a database another process holds locked
+// fails it once ctx ends) and on PostgreSQL fails in a read-only database
+// or transaction. A failure wraps ErrUnavailable.
+func (g *Graph) PingWrite(ctx context.Context) error {
+	return g.inTx(ctx, "ping graph write", func(r runner) error {
+		_, err := r.exec(ctx, `UPDATE users SET id = id WHERE id = 0`)
+		return err
+	})
+}
+
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

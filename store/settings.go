@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -91,4 +93,55 @@ func unsafeSettings(addr string, cfg map[string]string) []UnsafeSetting {
 		out = append(out, UnsafeSetting{addr, "appendonly", v, risk})
 	}
 	return out
+}
+
+// fullMargin is how near maxmemory OutOfMemory calls a Redis full.
+const fullMargin = 128 << 10
+
+// OutOfMemory reports whether a Redis master has reached its maxmemory
+// under noeviction, where it refuses writes (sends, polls' moves, log-ins)
+// with OOM: INFO memory's used_memory within fullMargin of maxmemory.
+func (p *Plane) OutOfMemory(ctx context.Context) (bool, error) {
+	var full atomic.Bool // set by any of ForEachMaster's goroutines
+	check := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return fmt.Errorf("info memory on %s: %w", c.Options().Addr, err)
+		}
+		used, max, policy := int64(0), int64(0), ""
+		for _, line := range strings.Split(info, "\r\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "used_memory":
+				used, _ = strconv.ParseInt(v, 10, 64)
+			case "maxmemory":
+				max, _ = strconv.ParseInt(v, 10, 64)
+			case "maxmemory_policy":
+				policy = v
+			}
+		}
+		// A write is refused once it would take Redis past maxmemory (a
+		// request's own buffers count), so "full" is within one largest
+		// request (64 KiB and its overhead) of it.
+		if max > 0 && used+fullMargin >= max && policy == "noeviction" {
+			full.Store(true)
+		}
+		return nil
+	}
+	var err error
+	switch c := p.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, check)
+	case *redis.Client:
+		err = check(ctx, c)
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable("check redis memory", err)
+	}
+	return full.Load(), nil
 }
