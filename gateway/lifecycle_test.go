@@ -95,8 +95,9 @@ func TestWaitingPollsAreBoundedPerNodeAndPerUser(t *testing.T) {
 		t.Fatalf("a third waiting poll on a node that allows two: %d %s", r.Status, r.Body)
 	}
 
-	// Per user: one poll per device, at most 10 devices; an eleventh log-in
-	// drops the least recently seen device, whose next poll resyncs.
+	// Per user: one poll per device, at most 10 devices and 10 sessions; an
+	// eleventh log-in drops the least recently seen device and ends the
+	// oldest session, whose next poll answers 401 (TestSessionsPerUserAreCapped).
 	u := e.signup("many")
 	devices := []*client{u}
 	for range 10 {
@@ -106,8 +107,8 @@ func TestWaitingPollsAreBoundedPerNodeAndPerUser(t *testing.T) {
 	if err != nil || n != 10 {
 		t.Fatalf("devices = %d, %v", n, err)
 	}
-	if a := devices[0].poll(0); !a.Resync {
-		t.Fatalf("the oldest device after an eleventh log-in: %+v", a)
+	if r := devices[0].do("GET", "/api/poll?timeout=0", nil); r.Status != 401 {
+		t.Fatalf("the oldest session after an eleventh log-in: %d %s", r.Status, r.Body)
 	}
 }
 
