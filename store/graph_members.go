@@ -30,45 +30,63 @@ func (g *Graph) AddMember(ctx context.Context, actor UserID, gid GroupID, userna
 		grp Group
 	)
 	err := g.inTx(ctx, "add member", func(r runner) error {
-		a, err := actingMember(ctx, r, gid, actor)
+		u, err := actingAdminAndTarget(ctx, r, gid, actor, username)
 		if err != nil {
 			return err
 		}
-		if a.Role.Rank() < RoleAdmin.Rank() {
-			return ErrNotAllowed
-		}
-		u, err := userByUsername(ctx, r, username)
-		if err != nil {
-			return err
-		}
-		switch _, err := memberOf(ctx, r, gid, u.ID); {
-		case err == nil:
-			return ErrAlreadyMember
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
-		}
-		if grp, err = groupByID(ctx, r, gid); err != nil {
-			return err
-		}
-		if grp.MemberCount >= grp.MaxMembers {
-			return ErrGroupFull
-		}
-		if _, err := r.exec(ctx,
-			`INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)`,
-			gid, u.ID, RoleMember, nowMS()); err != nil {
-			if r.d.isUniqueViolation(err) {
-				return ErrAlreadyMember
-			}
-			return err
-		}
-		grp.MemberCount++
-		m = Member{User: u, Role: RoleMember}
-		return nil
+		m, grp, err = addMember(ctx, r, gid, u)
+		return err
 	})
 	if err != nil {
 		return Member{}, Group{}, err
 	}
 	return m, grp, nil
+}
+
+// actingAdminAndTarget checks, in AddMember's order, that actor may add to
+// gid and that username names someone who is not in it yet.
+func actingAdminAndTarget(ctx context.Context, r runner, gid GroupID, actor UserID, username string) (User, error) {
+	a, err := actingMember(ctx, r, gid, actor)
+	if err != nil {
+		return User{}, err
+	}
+	if a.Role.Rank() < RoleAdmin.Rank() {
+		return User{}, ErrNotAllowed
+	}
+	u, err := userByUsername(ctx, r, username)
+	if err != nil {
+		return User{}, err
+	}
+	switch _, err := memberOf(ctx, r, gid, u.ID); {
+	case err == nil:
+		return User{}, ErrAlreadyMember
+	case !errors.Is(err, sql.ErrNoRows):
+		return User{}, err
+	}
+	return u, nil
+}
+
+// addMember inserts u into gid as a member unless the group is full, in
+// the caller's transaction (which holds the group's row lock), and returns
+// the member and the group with its new count.
+func addMember(ctx context.Context, r runner, gid GroupID, u User) (Member, Group, error) {
+	grp, err := groupByID(ctx, r, gid)
+	if err != nil {
+		return Member{}, Group{}, err
+	}
+	if grp.MemberCount >= grp.MaxMembers {
+		return Member{}, Group{}, ErrGroupFull
+	}
+	if _, err := r.exec(ctx,
+		`INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)`,
+		gid, u.ID, RoleMember, nowMS()); err != nil {
+		if r.d.isUniqueViolation(err) {
+			return Member{}, Group{}, ErrAlreadyMember
+		}
+		return Member{}, Group{}, err
+	}
+	grp.MemberCount++
+	return Member{User: u, Role: RoleMember}, grp, nil
 }
 
 // SetRole sets target's role in group gid to admin or member, on behalf of

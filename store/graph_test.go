@@ -53,7 +53,7 @@ func countRows(t testing.TB, dsn, table string) int {
 }
 
 // migrations is how many migration files each engine has.
-const migrations = 1
+const migrations = 2
 
 func TestOpenGraphRefusesDSN(t *testing.T) {
 	for _, tc := range []struct{ name, dsn string }{

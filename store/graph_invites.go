@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// GroupInvite is an invitation to a group for someone who is not a friend
+// of the owner or admin adding them: they are not a member until they
+// accept it.
+type GroupInvite struct {
+	ID        int64 `json:"id"`
+	Group     Group `json:"group"`
+	From      User  `json:"from"`
+	To        User  `json:"to"`
+	CreatedAt int64 `json:"created_at"`
+}
+
+// ErrInviteNotFound answers an invitation that does not exist or is not
+// the caller's to answer.
+var ErrInviteNotFound = &Error{ErrNotFound, "invite_not_found", "No such group invitation"}
+
+const inviteSelect = `SELECT i.id, i.created_at, ` + groupCols + `,
+	f.id, f.username, f.display_name, t.id, t.username, t.display_name
+	FROM group_invites i
+	JOIN chat_groups g ON g.id = i.group_id
+	JOIN users f ON f.id = i.from_id
+	JOIN users t ON t.id = i.to_id`
+
+func scanInvite(s rowScanner) (GroupInvite, error) {
+	var iv GroupInvite
+	g := &iv.Group
+	err := s.Scan(&iv.ID, &iv.CreatedAt, &g.ID, &g.Name, &g.Brief, &g.OwnerID, &g.MaxMembers, &g.MemberCount,
+		&iv.From.ID, &iv.From.Username, &iv.From.DisplayName, &iv.To.ID, &iv.To.Username, &iv.To.DisplayName)
+	g.Conv = GroupConv(g.ID).String()
+	return iv, err
+}
+
+// AddResult is what AddOrInvite did: Member is set when the user was added,
+// Invite when they were invited (Created false when the invitation existed
+// already).
+type AddResult struct {
+	Member  *Member
+	Invite  *GroupInvite
+	Group   Group
+	Created bool
+}
+
+// AddOrInvite adds the user named username to group gid on behalf of
+// actor, who must be its owner or an admin, if they are actor's friend;
+// anyone else is invited (their consent makes them a member, so nobody
+// can fill a stranger's devices with a group they never chose). The errors
+// are AddMember's, for an invitation too: nobody is invited to a full
+// group, nor someone who is a member.
+func (g *Graph) AddOrInvite(ctx context.Context, actor UserID, gid GroupID, username string) (AddResult, error) {
+	var res AddResult
+	err := g.inTx(ctx, "add or invite member", func(r runner) error {
+		u, err := actingAdminAndTarget(ctx, r, gid, actor, username)
+		if err != nil {
+			return err
+		}
+		friends, err := areFriends(ctx, r, DirectConv(actor, u.ID))
+		if err != nil {
+			return err
+		}
+		if friends {
+			m, grp, err := addMember(ctx, r, gid, u)
+			res.Member, res.Group, res.Created = &m, grp, true
+			return err
+		}
+		if res.Group, err = groupByID(ctx, r, gid); err != nil {
+			return err
+		}
+		if res.Group.MemberCount >= res.Group.MaxMembers {
+			return ErrGroupFull
+		}
+		// One invitation per person and group: asking again answers it.
+		var id int64
+		switch err := r.row(ctx, `SELECT id FROM group_invites WHERE group_id = ? AND to_id = ?`, gid, u.ID).Scan(&id); {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := r.row(ctx,
+				`INSERT INTO group_invites (group_id, from_id, to_id, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+				gid, actor, u.ID, nowMS()).Scan(&id); err != nil {
+				return err
+			}
+			res.Created = true
+		case err != nil:
+			return err
+		}
+		iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ?`, id))
+		res.Invite = &iv
+		return err
+	})
+	if err != nil {
+		return AddResult{}, err
+	}
+	return res, nil
+}
+
+// GroupInvites returns the invitations waiting for uid's answer, oldest
+// first; never nil.
+func (g *Graph) GroupInvites(ctx context.Context, uid UserID) ([]GroupInvite, error) {
+	const op = "group invites"
+	rows, err := g.pool().query(ctx, inviteSelect+` WHERE i.to_id = ? ORDER BY i.id`, uid)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	out := []GroupInvite{}
+	for rows.Next() {
+		iv, err := scanInvite(rows)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out = append(out, iv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	return out, nil
+}
+
+// AcceptInvite makes uid a member of the group that invitation id (which
+// must be uid's) is for, and deletes it. Errors: ErrInviteNotFound;
+// ErrGroupFull, which keeps the invitation for later; an invitee who is a
+// member already (added meanwhile) gets the membership they have, and the
+// invitation goes.
+func (g *Graph) AcceptInvite(ctx context.Context, uid UserID, id int64) (Member, Group, GroupInvite, error) {
+	var (
+		m   Member
+		grp Group
+		iv  GroupInvite
+	)
+	err := g.inTx(ctx, "accept group invite", func(r runner) error {
+		var err error
+		if iv, err = takeInvite(ctx, r, uid, id); err != nil {
+			return err
+		}
+		// The group's row lock, as for any change of its members.
+		if _, err := r.exec(ctx, `UPDATE chat_groups SET owner_id = owner_id WHERE id = ?`, iv.Group.ID); err != nil {
+			return err
+		}
+		if m, err = memberOf(ctx, r, iv.Group.ID, uid); err == nil {
+			grp, err = groupByID(ctx, r, iv.Group.ID)
+			return err
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		m, grp, err = addMember(ctx, r, iv.Group.ID, iv.To)
+		return err
+	})
+	if err != nil {
+		return Member{}, Group{}, GroupInvite{}, err
+	}
+	return m, grp, iv, nil
+}
+
+// DeclineInvite deletes invitation id, which must be uid's, and returns it.
+func (g *Graph) DeclineInvite(ctx context.Context, uid UserID, id int64) (GroupInvite, error) {
+	var iv GroupInvite
+	err := g.inTx(ctx, "decline group invite", func(r runner) error {
+		var err error
+		iv, err = takeInvite(ctx, r, uid, id)
+		return err
+	})
+	return iv, err
+}
+
+// takeInvite reads and deletes invitation id if it is uid's.
+func takeInvite(ctx context.Context, r runner, uid UserID, id int64) (GroupInvite, error) {
+	iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ? AND i.to_id = ?`, id, uid))
+	if err != nil {
+		return GroupInvite{}, notFound(err, ErrInviteNotFound)
+	}
+	if _, err := r.exec(ctx, `DELETE FROM group_invites WHERE id = ?`, id); err != nil {
+		return GroupInvite{}, err
+	}
+	return iv, nil
+}
