@@ -21,7 +21,7 @@ func TestAuthorizationEverywhere(t *testing.T) {
 	owner.mustDo("POST", "/api/groups", map[string]any{"name": "secret"}, 201, &g)
 	gid := g.Group.ID
 	for _, c := range []*client{member, removed} {
-		owner.mustDo("POST", fmt.Sprintf("/api/groups/%d/members", gid), map[string]any{"username": c.User.Username}, 201, nil)
+		owner.join(int64(gid), c)
 	}
 	removed.drain()
 	owner.send(gid, "group", "before the removal")

@@ -22,7 +22,7 @@ func TestGroupAcrossRedisClusterMasters(t *testing.T) {
 	members := []*client{}
 	for i := range 8 {
 		m := e.signup(fmt.Sprint("member", i))
-		owner.mustDo("POST", fmt.Sprintf("/api/groups/%d/members", g.Group.ID), map[string]any{"username": m.User.Username}, 201, nil)
+		owner.join(int64(g.Group.ID), m)
 		members = append(members, m)
 	}
 	cc := e.rdb.(*redis.ClusterClient)

@@ -12,6 +12,15 @@ import (
 // is logged and does not undo or fail the change: the next /api/me or a
 // resync shows the same state.
 func (s *Server) publish(r *http.Request, typ, field string, v any, to ...store.UserID) {
+	me := currentSession(r.Context())
+	// Not the request's context: a client that hangs up after the change
+	// committed must not stop the others from hearing of it.
+	s.publishTo(context.WithoutCancel(r.Context()), me.user, me.device, typ, field, v, to...)
+}
+
+// publishTo delivers one event to each user, skipping device skipDev of
+// user skip (none: 0, "").
+func (s *Server) publishTo(ctx context.Context, skip store.UserID, skipDev, typ, field string, v any, to ...store.UserID) {
 	if len(to) == 0 {
 		return
 	}
@@ -20,18 +29,14 @@ func (s *Server) publish(r *http.Request, typ, field string, v any, to ...store.
 		s.log.Error("encode event", "type", typ, "err", err)
 		return
 	}
-	me := currentSession(r.Context())
 	ds := make([]store.Delivery, 0, len(to))
 	for _, u := range to {
 		d := store.Delivery{To: u, Payload: payload}
-		if u == me.user {
-			d.SkipDevice = me.device
+		if u == skip {
+			d.SkipDevice = skipDev
 		}
 		ds = append(ds, d)
 	}
-	// Not the request's context: a client that hangs up after the change
-	// committed must not stop the others from hearing of it.
-	ctx := context.WithoutCancel(r.Context())
 	if _, err := s.plane.Publish(ctx, ds); err != nil {
 		s.log.Warn("publish event", "type", typ, "recipients", len(to), "request_id", requestID(ctx), "err", err)
 	}

@@ -104,35 +104,6 @@ func (s *Server) handleGetGroup() http.Handler {
 	})
 }
 
-func (s *Server) handleAddMember() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me := currentSession(r.Context())
-		gid, ok := groupID(r)
-		if !ok {
-			s.writeError(w, r, store.ErrGroupNotFound)
-			return
-		}
-		username, err := readUsername(w, r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if err := s.allow(r, store.AddRateKey(me.user), s.addLimit); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		m, g, err := s.graph.AddMember(r.Context(), me.user, gid, username)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.grantWarn(r, "membership", s.plane.GrantMember(r.Context(), gid, m.ID))
-		s.publish(r, "group_joined", "group", g, m.ID)
-		s.publishGroupUpdated(r, g, m.ID)
-		writeJSON(w, http.StatusCreated, memberResponse{m})
-	})
-}
-
 // publishGroupUpdated tells every member but skip of the group's new state.
 func (s *Server) publishGroupUpdated(r *http.Request, g store.Group, skip store.UserID) {
 	ids, err := s.graph.MemberIDs(r.Context(), g.ID)
@@ -215,7 +186,7 @@ func (s *Server) handleRemoveMember() http.Handler {
 		}
 		s.publish(r, "group_left", "group", res.Group, target)
 		if !res.Deleted {
-			s.publishGroupUpdated(r, res.Group, target)
+			s.groupNews(r, gid)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

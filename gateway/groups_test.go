@@ -11,6 +11,10 @@ import (
 func TestGroups(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	owner, admin, member, outsider := e.signup("owner"), e.signup("admin"), e.signup("member"), e.signup("outsider")
+	// Friends are added at once (anyone else is invited: TestGroupInvites).
+	befriend(owner, admin)
+	befriend(admin, member)
+	befriend(owner, outsider)
 	var g struct{ Group store.Group }
 	owner.mustDo("POST", "/api/groups", map[string]any{"name": "Team", "brief": "we chat", "max_members": 4}, 201, &g)
 	if g.Group.OwnerID != owner.User.ID || g.Group.MemberCount != 1 || g.Group.MaxMembers != 4 || g.Group.Conv != fmt.Sprint("g", g.Group.ID) {
@@ -125,7 +129,7 @@ func TestNewMemberReadsEarlierGroupHistory(t *testing.T) {
 	var g struct{ Group store.Group }
 	owner.mustDo("POST", "/api/groups", map[string]any{"name": "g"}, 201, &g)
 	owner.send(g.Group.ID, "group", "before you came")
-	owner.mustDo("POST", fmt.Sprintf("/api/groups/%d/members", g.Group.ID), map[string]any{"username": "late"}, 201, nil)
+	owner.join(int64(g.Group.ID), late)
 	var h struct{ Messages []store.Message }
 	late.mustDo("GET", "/api/conversations/"+g.Group.Conv+"/messages", nil, 200, &h)
 	if len(h.Messages) != 1 {

@@ -109,3 +109,32 @@ func (s *Server) rememberBrowser(w http.ResponseWriter, r *http.Request, u store
 	http.SetCookie(w, &http.Cookie{Name: knownCookie, Value: strconv.FormatInt(int64(u), 10) + "." + token, Path: "/api/login",
 		MaxAge: int(knownLifetime / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.o.CookieSecure || s.viaHTTPS(r)})
 }
+
+// allowIfPaid refuses a request while the limit is in debt (store.Plane's
+// AllowIfPaid), with 429 and the seconds until it is paid off.
+func (s *Server) allowIfPaid(r *http.Request, key string, l store.Limit) error {
+	ok, wait, err := s.plane.AllowIfPaid(r.Context(), key, l)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &rateLimited{int(wait/time.Second) + 1}
+	}
+	return nil
+}
+
+// chargeFanout counts what a group message costs Redis, its event's bytes
+// times the users it went to, against the sender's fan-out limit: a 16 KB
+// message to 2,000 members is 32 MB of inboxes, where a count of messages
+// sees one. The cost is known only once it is sent, so a big one puts the
+// limit in debt and the sender's next group sends wait it out (allowIfPaid).
+// A failure to count is logged, not the sender's.
+func (s *Server) chargeFanout(r *http.Request, u store.UserID, sent store.Sent) {
+	if s.fanoutLimit.Per <= 0 {
+		return
+	}
+	cost := int64(len(sent.Message)+len(`{"id":,"type":"message","message":}`)+8) * int64(sent.Recipients)
+	if err := s.plane.Charge(context.WithoutCancel(r.Context()), store.FanoutRateKey(u), s.fanoutLimit, cost); err != nil {
+		s.log.Warn("charge fan-out", "request_id", requestID(r.Context()), "err", err)
+	}
+}

@@ -123,6 +123,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
 	srv := gateway.NewServer(logger, graph, plane, sessions, static, o.gateway)
+	t.Cleanup(func() { srv.Close() }) // after the HTTP server (cleanups run last first)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
@@ -142,6 +143,7 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, e.rdb, e.prefix, o.pollWait)
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
+	e.t.Cleanup(func() { srv.Close() })
 	hs := httptest.NewServer(srv)
 	e.t.Cleanup(hs.Close)
 	n := *e
@@ -287,14 +289,15 @@ func (c *client) mustDo(method, path string, body any, want int, out any) respon
 
 // event is a poll event as clients see it.
 type event struct {
-	ID      int64            `json:"id"`
-	Type    string           `json:"type"`
-	Message *store.Message   `json:"message"`
-	Friend  *store.User      `json:"friend"`
-	Group   *store.Group     `json:"group"`
-	Request *json.RawMessage `json:"request"`
-	Conv    string           `json:"conv"`
-	Seq     int64            `json:"seq"`
+	ID      int64              `json:"id"`
+	Type    string             `json:"type"`
+	Message *store.Message     `json:"message"`
+	Friend  *store.User        `json:"friend"`
+	Group   *store.Group       `json:"group"`
+	Request *json.RawMessage   `json:"request"`
+	Invite  *store.GroupInvite `json:"invite"`
+	Conv    string             `json:"conv"`
+	Seq     int64              `json:"seq"`
 }
 
 type pollAnswer struct {
@@ -393,4 +396,39 @@ func (e *env) run(t *testing.T, name string, f func(t *testing.T)) {
 		defer func() { e.t = parent }()
 		f(t)
 	})
+}
+
+// join puts m in group gid on c's behalf: at once if they are friends,
+// else through the invitation m accepts (as a person would).
+func (c *client) join(gid int64, m *client) {
+	c.e.t.Helper()
+	r := c.do("POST", fmt.Sprintf("/api/groups/%d/members", gid), map[string]any{"username": m.User.Username})
+	switch r.Status {
+	case 201:
+	case 202:
+		var iv struct{ Invite struct{ ID int64 } }
+		if err := json.Unmarshal(r.Body, &iv); err != nil || iv.Invite.ID == 0 {
+			c.e.t.Fatalf("invite %s: %v", r.Body, err)
+		}
+		m.mustDo("POST", fmt.Sprintf("/api/group-invites/%d/accept", iv.Invite.ID), nil, 200, nil)
+	default:
+		c.e.t.Fatalf("add %s to group %d: %d %s", m.User.Username, gid, r.Status, r.Body)
+	}
+}
+
+// eventsUntil polls until an event satisfies done, or fails the test at
+// the deadline, and returns every event it got, the last one done's.
+func (c *client) eventsUntil(t *testing.T, deadline time.Duration, done func(event) bool) []event {
+	t.Helper()
+	var got []event
+	for end := time.Now().Add(deadline); time.Now().Before(end); {
+		for _, ev := range c.poll(1).Events {
+			got = append(got, ev)
+			if done(ev) {
+				return got
+			}
+		}
+	}
+	t.Fatalf("%s: no such event before the deadline; got %+v", c.User.Username, got)
+	return nil
 }

@@ -175,6 +175,12 @@ func (s *Server) handleSend() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		if conv.IsGroup() {
+			if err := s.allowIfPaid(r, store.FanoutRateKey(me.user), s.fanoutLimit); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		out := store.Outgoing{From: me.user, FromDevice: me.device, Conv: conv, To: *req.To, Body: *req.Body}
 		if req.ClientID != nil {
 			out.ClientID = *req.ClientID
@@ -190,6 +196,9 @@ func (s *Server) handleSend() http.Handler {
 		} else {
 			s.metrics.sent.WithLabelValues(*req.Type).Inc()
 			s.metrics.fanout.Observe(float64(sent.Recipients))
+			if conv.IsGroup() {
+				s.chargeFanout(r, me.user, sent)
+			}
 		}
 		b := make([]byte, 0, len(sent.Message)+16)
 		b = append(append(append(b, `{"message":`...), sent.Message...), '}')
@@ -308,10 +317,11 @@ type meRequests struct {
 }
 
 type meResponse struct {
-	User           store.User `json:"user"`
-	Friends        []meFriend `json:"friends"`
-	Groups         []meGroup  `json:"groups"`
-	FriendRequests meRequests `json:"friend_requests"`
+	User           store.User          `json:"user"`
+	Friends        []meFriend          `json:"friends"`
+	Groups         []meGroup           `json:"groups"`
+	FriendRequests meRequests          `json:"friend_requests"`
+	GroupInvites   []store.GroupInvite `json:"group_invites"` // waiting for the user's answer
 }
 
 var jsonNull = json.RawMessage("null")
@@ -340,6 +350,11 @@ func (s *Server) handleMe() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		invites, err := s.graph.GroupInvites(ctx, me.user)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		ids := make([]store.UserID, len(friends))
 		convs := make([]string, 0, len(friends)+len(groups))
 		for i, f := range friends {
@@ -361,7 +376,7 @@ func (s *Server) handleMe() http.Handler {
 			return jsonNull
 		}
 		resp := meResponse{User: user, Friends: []meFriend{}, Groups: []meGroup{},
-			FriendRequests: meRequests{Incoming: nonNil(in), Outgoing: nonNil(out)}}
+			FriendRequests: meRequests{Incoming: nonNil(in), Outgoing: nonNil(out)}, GroupInvites: invites}
 		for i, f := range friends {
 			c := convs[i]
 			resp.Friends = append(resp.Friends, meFriend{User: f, Conv: c, Unread: sum.Unread[c], Online: sum.Online[f.ID], LastMessage: last(c)})

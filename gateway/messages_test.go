@@ -25,7 +25,7 @@ func TestGroupMessageReachesEveryMemberDeviceOnce(t *testing.T) {
 	members := []*client{owner, ownerPhone}
 	for i := range 4 {
 		m := e.signup(fmt.Sprint("member", i))
-		owner.mustDo("POST", fmt.Sprintf("/api/groups/%d/members", g.Group.ID), map[string]any{"username": m.User.Username}, 201, nil)
+		owner.join(int64(g.Group.ID), m)
 		members = append(members, m)
 	}
 	for _, m := range members {

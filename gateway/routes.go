@@ -41,6 +41,8 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed.Handle("/groups", s.handleCreateGroup()).Methods(http.MethodPost)
 	authed.Handle("/groups/{id}", s.handleGetGroup()).Methods(http.MethodGet)
 	authed.Handle("/groups/{id}/members", s.handleAddMember()).Methods(http.MethodPost)
+	authed.Handle("/group-invites/{id}/accept", s.handleAnswerInvite(true)).Methods(http.MethodPost)
+	authed.Handle("/group-invites/{id}/decline", s.handleAnswerInvite(false)).Methods(http.MethodPost)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleSetRole()).Methods(http.MethodPatch)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleRemoveMember()).Methods(http.MethodDelete)
 	send := s.handleSend()

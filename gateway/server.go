@@ -35,6 +35,11 @@ type Options struct {
 	RateAuth        float64 // sign-ups and log-ins per minute per address, 0: off
 	RateAuthUser    float64 // log-ins per hour to one username from everywhere, 0: off
 	RateAdd         float64 // friend requests and group adds per minute per user, 0: off
+	// RateFanout bounds what one user's group messages cost Redis: bytes
+	// times recipients per second, with a burst of RateFanoutBurst bytes
+	// (default 16 times the rate); 0: off.
+	RateFanout      float64
+	RateFanoutBurst int
 	TrustedProxies  []netip.Prefix
 	Registry        prometheus.Registerer // default: a new registry
 	Gatherer        prometheus.Gatherer
@@ -86,6 +91,7 @@ type Server struct {
 	authLimit     store.Limit
 	userAuthLimit store.Limit
 	addLimit      store.Limit
+	fanoutLimit   store.Limit
 	hashSlots     chan struct{} // bcrypt work at once (withHashSlot)
 
 	draining atomic.Bool
@@ -99,6 +105,8 @@ type Server struct {
 	dummy     []byte
 
 	untrustedWarned atomic.Int64 // unix ns of the last noteUntrustedProxy warning
+
+	newsWG sync.WaitGroup // groupNews's fan-outs still to come
 
 	settingsMu sync.Mutex
 	settings   redisSettings // CheckRedisSettings's last finding
@@ -119,6 +127,13 @@ func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sess
 		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}
 	s.hashSlots = newHashSlots()
+	if o.RateFanout > 0 {
+		burst := o.RateFanoutBurst
+		if burst <= 0 {
+			burst = int(16 * o.RateFanout)
+		}
+		s.fanoutLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateFanout), Burst: burst}
+	}
 	if o.RateAdd > 0 {
 		s.addLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAdd), Burst: max(int(o.RateAdd), 1)}
 	}
@@ -170,6 +185,13 @@ func (s *Server) Drain(ctx context.Context) {
 	if err := s.plane.Wake(ctx, devs); err != nil {
 		s.log.Warn("wake waiting polls for drain", "err", err, "polls", len(devs))
 	}
+}
+
+// Close waits for the group news this node has still to send (at most
+// groupNewsWindow); call it after the HTTP server has stopped.
+func (s *Server) Close() error {
+	s.newsWG.Wait()
+	return nil
 }
 
 // WaitingPolls returns the number of polls waiting on this node.

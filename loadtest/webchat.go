@@ -20,7 +20,7 @@ func (webchatDriver) setup(ctx context.Context, e *engine) error {
 		resp, err := doJSON(ctx, e.setHC, "POST", u.base+"/api/signup", "",
 			wSignup{Username: u.name, Password: pw, DisplayName: fmt.Sprintf("Load %d", i)}, &out, 201)
 		if err != nil {
-			return fmt.Errorf("sign up %s: %w (run the server with BCRYPT_COST=4 RATE_AUTH=0 RATE_AUTH_USER=0 RATE_ADD=0 RATE_SEND=0)", u.name, err)
+			return fmt.Errorf("sign up %s: %w (run the server with BCRYPT_COST=4 RATE_AUTH=0 RATE_AUTH_USER=0 RATE_ADD=0 RATE_FANOUT=0 RATE_SEND=0)", u.name, err)
 		}
 		if out.User.ID <= 0 || out.User.Username != u.name {
 			return &reqError{kind: "protocol", msg: fmt.Sprintf("sign-up answered user %+v for %s", out.User, u.name)}

@@ -155,6 +155,16 @@ func (g *Graph) UserGroups(ctx context.Context, uid UserID) ([]Group, error) {
 	return groups, nil
 }
 
+// GroupByID returns a group with its member count; an unknown one is
+// ErrGroupNotFound.
+func (g *Graph) GroupByID(ctx context.Context, gid GroupID) (Group, error) {
+	grp, err := groupByID(ctx, g.pool(), gid)
+	if err != nil {
+		return Group{}, classify("group by id", err)
+	}
+	return grp, nil
+}
+
 // groupByID returns ErrGroupNotFound or a raw database error.
 func groupByID(ctx context.Context, r runner, gid GroupID) (Group, error) {
 	grp, err := scanGroup(r.row(ctx, `SELECT `+groupCols+` FROM chat_groups g WHERE g.id = ?`, gid))

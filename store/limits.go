@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -16,10 +17,29 @@ type Limit struct {
 // key's slot, so all nodes share the limit. Keys for one user should carry
 // the user's hash tag.
 func (p *Plane) Allow(ctx context.Context, key string, l Limit) (bool, time.Duration, error) {
+	return p.limit(ctx, key, l, 1, "take")
+}
+
+// AllowIfPaid reports whether the limit named key is not in debt (Charge),
+// counting nothing: for a request whose cost is known only once it is done.
+func (p *Plane) AllowIfPaid(ctx context.Context, key string, l Limit) (bool, time.Duration, error) {
+	return p.limit(ctx, key, l, 0, "peek")
+}
+
+// Charge counts cost units against the limit named key, whatever that
+// leaves: beyond the burst the limit is in debt, and AllowIfPaid refuses
+// until it is paid off at the limit's rate.
+func (p *Plane) Charge(ctx context.Context, key string, l Limit, cost int64) error {
+	_, _, err := p.limit(ctx, key, l, cost, "charge")
+	return err
+}
+
+func (p *Plane) limit(ctx context.Context, key string, l Limit, cost int64, mode string) (bool, time.Duration, error) {
 	if l.Per <= 0 {
 		return true, 0, nil
 	}
-	v, err := p.run(ctx, p.s.gcra, []string{p.kp + "rate:" + key}, max(l.Per.Milliseconds(), 1), max(l.Burst, 1))
+	interval := float64(l.Per) / float64(time.Millisecond)
+	v, err := p.run(ctx, p.s.gcra, []string{p.kp + "rate:" + key}, strconv.FormatFloat(interval, 'f', -1, 64), max(l.Burst, 1), cost, mode)
 	if err != nil {
 		return false, 0, unavailable("rate limit", err)
 	}
@@ -32,6 +52,10 @@ func (p *Plane) Allow(ctx context.Context, key string, l Limit) (bool, time.Dura
 	}
 	return false, time.Duration(toInt(res[1])) * time.Millisecond, nil
 }
+
+// FanoutRateKey names a user's limit on what their group messages cost
+// Redis (bytes times recipients), on the user's slot.
+func FanoutRateKey(u UserID) string { return "fanout:" + userTag(u) }
 
 // SendRateKey names a user's send limit, on the user's slot.
 func SendRateKey(u UserID) string { return "send:" + userTag(u) }

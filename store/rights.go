@@ -85,3 +85,14 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 		}
 	}
 }
+
+// ClaimGroupNews reports whether the caller is the first, within window,
+// to have news of group g's members to send (its member count): the
+// claim is a marker on the group's slot that expires with the window.
+func (p *Plane) ClaimGroupNews(ctx context.Context, g GroupID, window time.Duration) (bool, error) {
+	ok, err := p.rdb.SetNX(ctx, p.k.conv("gnews", GroupConv(g).String()), 1, window).Result()
+	if err != nil {
+		return false, unavailable("claim group news", err)
+	}
+	return ok, nil
+}

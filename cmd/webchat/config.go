@@ -36,6 +36,8 @@ type config struct {
 	RateAuth          float64
 	RateAuthUser      float64
 	RateAdd           float64
+	RateFanout        float64
+	RateFanoutBurst   int
 	DrainWindow       time.Duration
 	PprofAddr         string
 }
@@ -52,10 +54,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return def
 	}
 	var (
-		c                                                                  config
-		pollTimeout, pollSlice, deviceTTL, drain                           string
-		lifetime, idle, proxies, rateSend, cookieSecure                    string
-		inboxCap, historyCap, bcryptCost, maxPolls, rAuth, rAuthUser, rAdd string
+		c                                                                           config
+		pollTimeout, pollSlice, deviceTTL, drain                                    string
+		lifetime, idle, proxies, rateSend, cookieSecure                             string
+		inboxCap, historyCap, bcryptCost, maxPolls, rAuth, rAuthUser, rAdd, rFanout string
 	)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "Redis URL, e.g. redis://127.0.0.1:6379/0; unset: an in-process Redis, single-node and not durable (REDIS_URL)")
@@ -77,6 +79,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&maxPolls, "max-polls-per-node", env("MAX_POLLS_PER_NODE", "auto"), "waiting polls on this node before 503; auto: what the open-file limit allows (a descriptor per poll, two with POLL_WAIT=blmove, 1,024 kept for the rest); 0: no limit (MAX_POLLS_PER_NODE)")
 	fs.StringVar(&rateSend, "rate-send", env("RATE_SEND", "10,20"), "messages per second per user [,burst]; 0: off (RATE_SEND)")
 	fs.StringVar(&rAuth, "rate-auth", env("RATE_AUTH", "10"), "sign-ups and log-ins per minute per client address and per (username, address); 0: off (RATE_AUTH)")
+	fs.StringVar(&rFanout, "rate-fanout", env("RATE_FANOUT", "2000000,32000000"), "what one user's group messages may cost Redis: bytes times recipients per second [,burst bytes]; a message that takes it past the burst makes the next group sends wait; 0: off (RATE_FANOUT)")
 	fs.StringVar(&rAdd, "rate-add", env("RATE_ADD", "30"), "friend requests and group adds per minute per user (a burst of as many); 0: off (RATE_ADD)")
 	fs.StringVar(&rAuthUser, "rate-auth-user", env("RATE_AUTH_USER", "20"), "log-ins per hour to one username from all addresses together (a browser that logged in as the user before is not held up); 0: off (RATE_AUTH_USER)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("PPROF_ADDR", ""), "serve net/http/pprof on this address (keep it on loopback); unset: off (PPROF_ADDR)")
@@ -103,6 +106,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.RateAuth = p.float("RATE_AUTH", rAuth)
 	c.RateAuthUser = p.float("RATE_AUTH_USER", rAuthUser)
 	c.RateAdd = p.float("RATE_ADD", rAdd)
+	frate, fburst, _ := strings.Cut(rFanout, ",")
+	c.RateFanout = p.float("RATE_FANOUT", frate)
+	if fburst != "" {
+		c.RateFanoutBurst = p.int("RATE_FANOUT burst", fburst)
+	}
 	c.CookieSecure = p.bool("COOKIE_SECURE", cookieSecure)
 	rate, burst, _ := strings.Cut(rateSend, ",")
 	c.RateSend = p.float("RATE_SEND", rate)

@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls, Wakeups: wakeups,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
-		RateAuth: cfg.RateAuth, RateAuthUser: cfg.RateAuthUser, RateAdd: cfg.RateAdd, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
+		RateAuth: cfg.RateAuth, RateAuthUser: cfg.RateAuthUser, RateAdd: cfg.RateAdd, RateFanout: cfg.RateFanout, RateFanoutBurst: cfg.RateFanoutBurst, TrustedProxies: cfg.TrustedProxies, Registry: reg, Gatherer: reg,
 	})
 
 	if cfg.RedisURL != "" || cfg.RedisClusterAddrs != "" { // the embedded Redis said it keeps nothing
@@ -169,6 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := httpSrv.Shutdown(stopCtx); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	srv.Close()
 	logger.Info("stopped")
 	return nil
 }

@@ -45,6 +45,7 @@ func startNode(t *testing.T, env map[string]string) *node {
 		"RATE_AUTH":      "0",
 		"RATE_AUTH_USER": "0",
 		"RATE_ADD":       "0",
+		"RATE_FANOUT":    "0",
 		"POLL_SLICE":     "1",
 		"DRAIN_WINDOW":   "0",
 	}
@@ -322,7 +323,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, name := range []string{"ADDR", "REDIS_URL", "REDIS_CLUSTER_ADDRS", "DATABASE_URL", "POLL_TIMEOUT", "REDIS_PREFIX", "NODE_NAME",
 		"COOKIE_SECURE", "DEVICE_TTL", "INBOX_CAP", "HISTORY_CAP", "SESSION_LIFETIME", "SESSION_IDLE", "BCRYPT_COST",
-		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH", "RATE_AUTH_USER", "RATE_ADD", "POLL_WAIT", "POLL_SLICE"} {
+		"TRUSTED_PROXIES", "MAX_POLLS_PER_NODE", "RATE_SEND", "RATE_AUTH", "RATE_AUTH_USER", "RATE_ADD", "RATE_FANOUT", "POLL_WAIT", "POLL_SLICE"} {
 		if !strings.Contains(help.String(), "("+name+")") {
 			t.Errorf("-h does not list %s", name)
 		}

@@ -70,7 +70,7 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 	}
 	p.cmd = exec.Command(webchatBinary(t))
 	p.cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:"+fmt.Sprint(port), "NODE_NAME="+name, "BCRYPT_COST=4",
-		"RATE_SEND=0", "RATE_AUTH=0", "RATE_AUTH_USER=0", "RATE_ADD=0", "POLL_SLICE=1", "DRAIN_WINDOW=1", "TRUSTED_PROXIES=127.0.0.1")
+		"RATE_SEND=0", "RATE_AUTH=0", "RATE_AUTH_USER=0", "RATE_ADD=0", "RATE_FANOUT=0", "POLL_SLICE=1", "DRAIN_WINDOW=1", "TRUSTED_PROXIES=127.0.0.1")
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}

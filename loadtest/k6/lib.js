@@ -39,7 +39,7 @@ function post(path, cookie, body, tag) {
 }
 
 // signUp creates n users in batches; each gets its own session cookie.
-// The server must run with BCRYPT_COST=4 RATE_AUTH=0 RATE_AUTH_USER=0 RATE_ADD=0 RATE_SEND=0.
+// The server must run with BCRYPT_COST=4 RATE_AUTH=0 RATE_AUTH_USER=0 RATE_ADD=0 RATE_FANOUT=0 RATE_SEND=0.
 export function signUp(n) {
   const users = [];
   for (let start = 0; start < n; start += 50) {

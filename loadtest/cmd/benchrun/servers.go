@@ -154,7 +154,7 @@ func (s *stack) startRedis(ctx context.Context) error {
 // webchatEnv is the nodes' configuration, recorded in the doc.
 func webchatEnv(gogc string) []string {
 	return []string{
-		"BCRYPT_COST=4", "RATE_SEND=0", "RATE_AUTH=0", "RATE_AUTH_USER=0", "RATE_ADD=0", "POLL_TIMEOUT=25",
+		"BCRYPT_COST=4", "RATE_SEND=0", "RATE_AUTH=0", "RATE_AUTH_USER=0", "RATE_ADD=0", "RATE_FANOUT=0", "POLL_TIMEOUT=25",
 		"POLL_WAIT=subscribe", "MAX_POLLS_PER_NODE=12000", "GOGC=" + gogc,
 	}
 }
