@@ -184,7 +184,7 @@ func TestBrowserFormerMemberNamed(t *testing.T) {
 	g := a.createGroup("Old timers", "bob")
 	b.sendGroup(g.ID, "I was here first")
 	b.call("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.ID, b.ID), nil, nil, http.StatusNoContent)
-	a.call("POST", fmt.Sprintf("/api/groups/%d/members", g.ID), map[string]any{"username": "carol"}, nil, http.StatusCreated)
+	a.addMember(g.ID, "carol")
 
 	for _, who := range []string{"alice", "carol"} {
 		p := newPerson(t, br, srv, who)

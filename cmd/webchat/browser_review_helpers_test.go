@@ -120,7 +120,7 @@ func (u *apiUser) createGroup(name string, members ...string) apiGroup {
 	}
 	u.call("POST", "/api/groups", map[string]any{"name": name}, &out, http.StatusCreated)
 	for _, m := range members {
-		u.call("POST", fmt.Sprintf("/api/groups/%d/members", out.Group.ID), map[string]any{"username": m}, nil, http.StatusCreated)
+		u.addMember(out.Group.ID, m)
 	}
 	return out.Group
 }

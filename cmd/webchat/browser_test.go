@@ -49,6 +49,9 @@ const (
 
 type testServer struct {
 	URL string
+
+	mu    sync.Mutex
+	users map[string]*apiUser // by username, as apiSignup made them
 }
 
 // startServer runs a node (main_test.go's startNode) on the shared
@@ -107,6 +110,7 @@ func pollsWaiting(t *testing.T, base string) float64 {
 
 type apiUser struct {
 	t    *testing.T
+	srv  *testServer
 	base string
 	c    *http.Client
 	ID   int64
@@ -116,7 +120,7 @@ type apiUser struct {
 func (s *testServer) apiSignup(t *testing.T, username, display string) *apiUser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	u := &apiUser{t: t, base: s.URL, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}, Name: display}
+	u := &apiUser{t: t, srv: s, base: s.URL, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}, Name: display}
 	var out struct {
 		User struct {
 			ID int64 `json:"id"`
@@ -124,7 +128,47 @@ func (s *testServer) apiSignup(t *testing.T, username, display string) *apiUser 
 	}
 	u.call("POST", "/api/signup", map[string]any{"username": username, "password": browserPassword, "display_name": display}, &out, http.StatusCreated)
 	u.ID = out.User.ID
+	s.mu.Lock()
+	if s.users == nil {
+		s.users = map[string]*apiUser{}
+	}
+	s.users[username] = u
+	s.mu.Unlock()
 	return u
+}
+
+// addMember puts username in group gid on u's behalf: at once if they are
+// u's friend, else through the invitation they accept (as a person would).
+func (u *apiUser) addMember(gid int64, username string) {
+	u.t.Helper()
+	b, _ := json.Marshal(map[string]any{"username": username})
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/groups/%d/members", u.base, gid), bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := u.c.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusCreated:
+	case http.StatusAccepted:
+		var out struct {
+			Invite struct {
+				ID int64 `json:"id"`
+			} `json:"invite"`
+		}
+		json.Unmarshal(raw, &out)
+		u.srv.mu.Lock()
+		invitee := u.srv.users[username]
+		u.srv.mu.Unlock()
+		if invitee == nil || out.Invite.ID == 0 {
+			u.t.Fatalf("invited %s (%s), who is not an apiSignup user", username, raw)
+		}
+		invitee.call("POST", fmt.Sprintf("/api/group-invites/%d/accept", out.Invite.ID), nil, nil, http.StatusOK)
+	default:
+		u.t.Fatalf("add %s to group %d: %d %s", username, gid, resp.StatusCode, raw)
+	}
 }
 
 // call sends a request and checks the status. It answers the error
@@ -740,7 +784,7 @@ func TestBrowserXSS(t *testing.T) {
 	}
 	evilGroup := `<svg onload="window.__xss='group'">`
 	m.call("POST", "/api/groups", map[string]any{"name": evilGroup, "brief": `<iframe src="javascript:window.__xss='brief'">`}, &g, http.StatusCreated)
-	m.call("POST", fmt.Sprintf("/api/groups/%d/members", g.Group.ID), map[string]any{"username": "alice"}, nil, http.StatusCreated)
+	m.addMember(g.Group.ID, "alice")
 	m.call("POST", "/api/messages", map[string]any{"to": g.Group.ID, "type": "group", "body": payload, "client_id": "x1"}, nil, http.StatusCreated)
 
 	alice := newPerson(t, br, srv, "alice")

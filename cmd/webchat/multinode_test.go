@@ -318,7 +318,10 @@ func TestSigtermNodeWithWaitingPolls(t *testing.T) {
 	for i := range clients {
 		clients[i] = newWireClient()
 		clients[i].signup(t, c.lb, fmt.Sprint("user", i))
-		owner.must(t, "POST", fmt.Sprintf("%s/api/groups/%d/members", c.lb, g.Group.ID), map[string]any{"username": fmt.Sprint("user", i)}, 201, nil)
+		// Not the owner's friends: each is invited and accepts.
+		var iv struct{ Invite struct{ ID int64 } }
+		owner.must(t, "POST", fmt.Sprintf("%s/api/groups/%d/members", c.lb, g.Group.ID), map[string]any{"username": fmt.Sprint("user", i)}, 202, &iv)
+		clients[i].must(t, "POST", fmt.Sprintf("%s/api/group-invites/%d/accept", c.lb, iv.Invite.ID), nil, 200, nil)
 	}
 	// Acknowledge the group_joined events, then wait on node 1 directly.
 	target := c.nodes[0]
