@@ -95,9 +95,20 @@ func setupGroups(ctx context.Context, e *engine) error {
 		g := e.groups[adds[i].g]
 		owner, m := e.users[g.members[0]], e.users[adds[i].m]
 		var out wMemberAnswer
-		_, err := doJSON(ctx, e.setHC, "POST", fmt.Sprintf("%s/api/groups/%d/members", owner.base, g.id), owner.cookie, wAddMember{Username: m.name}, &out, 201)
+		resp, err := doJSON(ctx, e.setHC, "POST", fmt.Sprintf("%s/api/groups/%d/members", owner.base, g.id), owner.cookie, wAddMember{Username: m.name}, &out, 201, 202)
 		if err != nil {
 			return fmt.Errorf("add %s to group %d: %w", m.name, g.id, err)
+		}
+		if resp.StatusCode == 202 {
+			// Not the owner's friend: invited, and the member accepts.
+			if out.Invite == nil || out.Invite.To.ID != m.id {
+				return &reqError{kind: "protocol", msg: fmt.Sprintf("add member answered an invitation %+v, want one for id %d", out.Invite, m.id)}
+			}
+			var joined wJoined
+			if _, err := doJSON(ctx, e.setHC, "POST", fmt.Sprintf("%s/api/group-invites/%d/accept", m.base, out.Invite.ID), m.cookie, nil, &joined, 200); err != nil {
+				return fmt.Errorf("%s accepts group %d: %w", m.name, g.id, err)
+			}
+			out.Member.ID = joined.Member.ID
 		}
 		if out.Member.ID != m.id {
 			return &reqError{kind: "protocol", msg: fmt.Sprintf("add member answered %+v, want id %d", out.Member, m.id)}

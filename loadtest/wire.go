@@ -61,10 +61,25 @@ type wAddMember struct {
 	Username string `json:"username"`
 }
 
+// wMemberAnswer is an add's answer: the member (201, a friend of the one
+// adding) or the invitation (202, anyone else), which the invitee accepts.
 type wMemberAnswer struct {
 	Member struct {
 		ID   int64  `json:"id"`
 		Role string `json:"role"`
+	} `json:"member"`
+	Invite *struct {
+		ID int64 `json:"id"`
+		To struct {
+			ID int64 `json:"id"`
+		} `json:"to"`
+	} `json:"invite"`
+}
+
+// wJoined is an accepted invitation's answer.
+type wJoined struct {
+	Member struct {
+		ID int64 `json:"id"`
 	} `json:"member"`
 }
 
