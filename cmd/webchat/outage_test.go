@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,4 +288,34 @@ func TestSameOriginPostThroughNginxOnAnotherPort(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Fatalf("a cross-origin log-out: %d", resp.StatusCode)
 	}
+}
+
+// A write to an SQLite file another process holds locked answers 503 after
+// one node's busy timeout (10 s), not after nginx has tried it on every
+// node in turn (30 s behind three nodes, before).
+func TestLockedSQLiteThroughNginxAnswersOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.db")
+	c := startCluster(t, map[string]string{"DATABASE_URL": "sqlite:" + path})
+	alice := newWireClient()
+	alice.signup(t, c.lb, "alice")
+	locker := storetest.SQL(t, "sqlite:"+path)
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	a, err := alice.do("POST", c.lb+"/api/groups", map[string]any{"name": "while locked"})
+	took := time.Since(start)
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	if err != nil || a.Status != 503 || apiErrorCode(a) != "unavailable" {
+		t.Fatalf("a write while SQLite is locked: %v %d %s", err, a.Status, a.Body)
+	}
+	if took > 15*time.Second {
+		t.Fatalf("the 503 took %v: nginx tried more than one node", took)
+	}
+	t.Logf("503 after %v", took)
 }
