@@ -634,9 +634,18 @@ func TestBrowserGroup(t *testing.T) {
 		chromedp.Click(testID("group-create-submit")))
 	alice.wait(uiSettle, "the new group open", `document.querySelector(__t.tid('chat-title')).textContent === 'Weekend trip (1 member)'`)
 	conv := evalJS[string](alice, `location.hash.slice(1)`)
-	for _, who := range []string{"bob", "carol"} {
-		alice.do(chromedp.SendKeys(testID("group-member-input"), who), chromedp.Click(testID("group-add-member")))
-		alice.wait(uiSettle, who+" in the members", `__t.all(__t.tid('member-item')).some((m) => m.textContent.includes('@`+who+`'))`)
+	// Bob and Carol are not Alice's friends: adding them invites them, and
+	// each joins by accepting.
+	for _, x := range []struct {
+		who, name string
+		p         *webPage
+	}{{"bob", "Bob", bob}, {"carol", "Carol", carol}} {
+		alice.do(chromedp.SendKeys(testID("group-member-input"), x.who), chromedp.Click(testID("group-add-member")))
+		alice.wait(uiSettle, "the invitation sent to "+x.who, `document.getElementById('members-status').textContent.includes('Invitation sent to `+x.name+` (@`+x.who+`)')`)
+		x.p.wait(uiArrival, "Alice's invitation", `__t.all(__t.tid('invite-item')).some((i) => i.textContent.includes('Weekend trip') && i.textContent.includes('Alice (@alice) invited you'))`)
+		x.p.do(chromedp.Click(testID("invite-accept")))
+		x.p.wait(uiSettle, "the group open", `document.querySelector(__t.tid('chat-title')).textContent.startsWith('Weekend trip (') && !document.querySelector(__t.tid('invite-item'))`)
+		alice.wait(uiSettle, x.who+" in the members", `__t.all(__t.tid('member-item')).some((m) => m.textContent.includes('@`+x.who+`'))`)
 	}
 	alice.wait(uiSettle, "3 members", `document.querySelector(__t.tid('chat-title')).textContent === 'Weekend trip (3 members)'`)
 

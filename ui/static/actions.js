@@ -1,5 +1,5 @@
-// What the person does besides chatting: friend requests, groups and their
-// members, the tabs and the chat header's buttons. Each change also asks
+// What the person does besides chatting: friend requests, groups, their
+// members and invitations, the tabs and the chat header's buttons. Each change also asks
 // this browser's other tabs to reload /api/me.
 
 import { $, show } from './dom.js';
@@ -7,7 +7,7 @@ import { post, del, patch } from './api.js';
 import * as st from './state.js';
 import { S } from './state.js';
 import {
-  bus, sidebar, chatView, membersView, changed, renderMembers, openGroup, banner, toggleMembers,
+  bus, sidebar, chatView, membersView, changed, flush, renderMembers, openGroup, banner, news, toggleMembers,
 } from './ui.js';
 import {
   openConv, closeChat, closeFromUser, bumpCount,
@@ -58,6 +58,104 @@ export async function declineRequest(r, btn) {
     btn.disabled = false;
     friendStatus(e.message, true);
   }
+}
+
+let inviteStatusTimer = null;
+
+// inviteStatus says how answering a group invitation went, under the
+// invitations; good news fades.
+function inviteStatus(text, error = false) {
+  const el = $('#invites-status');
+  el.textContent = text;
+  el.classList.toggle('error', error);
+  show(el, !!text);
+  clearTimeout(inviteStatusTimer);
+  if (text && !error) inviteStatusTimer = setTimeout(() => inviteStatus(''), 6000);
+}
+
+// focusAfterInvite puts keyboard focus, once an invitation is gone from the
+// list, on the next thing to answer, or else on the Friends tab.
+function focusAfterInvite() {
+  const next = document.querySelector('#invite-list [data-testid="invite-accept"]:not(:disabled)')
+    || document.querySelector('#incoming [data-testid="request-accept"]')
+    || $('#tab-friends');
+  next.focus();
+}
+
+const inviteButton = (iv, testid) => document.querySelector(`#invite-list [data-invite="${iv.id}"] [data-testid="${testid}"]`);
+
+// answerInvite sends the answer to an invitation, with both its buttons
+// off meanwhile. It answers the server's answer, or null when it failed
+// (and said why); a failed answer leaves focus on the button pressed.
+async function answerInvite(iv, how) {
+  if (S.answering.has(iv.id)) return null;
+  const testid = `invite-${how}`;
+  const hadFocus = document.activeElement === inviteButton(iv, testid);
+  S.answering.add(iv.id);
+  changed();
+  try {
+    return (await post(`/api/group-invites/${iv.id}/${how}`)) || {};
+  } catch (e) {
+    const name = iv.group.name;
+    if (e.status === 404) {
+      // Answered on another device, withdrawn, or the group is gone.
+      S.invites.delete(iv.id);
+      inviteStatus(`The invitation to ${name} is no longer open.`, true);
+      othersRefresh();
+    } else if (e.code === 'group_full') {
+      inviteStatus(`${name} is full, so you cannot join it now. The invitation stays: accept it once someone leaves.`, true);
+    } else {
+      inviteStatus(`Could not ${how} the invitation to ${name}: ${e.message}`, true);
+    }
+    return null;
+  } finally {
+    S.answering.delete(iv.id);
+    changed();
+    if (hadFocus) {
+      flush();
+      const again = inviteButton(iv, testid);
+      if (again) again.focus();
+      else focusAfterInvite();
+    }
+  }
+}
+
+// acceptInvite joins the group and opens it (in the Groups tab, where it
+// now is).
+export async function acceptInvite(iv) {
+  const data = await answerInvite(iv, 'accept');
+  if (!data) return;
+  S.invites.delete(iv.id);
+  const g = data.group || iv.group;
+  st.upsertGroup(g);
+  inviteStatus('');
+  othersRefresh();
+  sidebar.setTab('groups');
+  changed();
+  openConv(g.conv || `g${g.id}`);
+}
+
+export async function declineInvite(iv) {
+  const data = await answerInvite(iv, 'decline');
+  if (!data) return;
+  S.invites.delete(iv.id);
+  inviteStatus(`You declined the invitation to ${iv.group.name}.`);
+  othersRefresh();
+  changed();
+  flush();
+  focusAfterInvite();
+}
+
+// inviteDeclined tells the one who invited that the invitee said no: in
+// the group's members panel when it is on screen, else in the banner.
+export function inviteDeclined(iv) {
+  const who = iv.to.display_name || iv.to.username;
+  const text = `${who} (@${iv.to.username}) declined your invitation to ${iv.group.name}.`;
+  if (openGroup() === iv.group.id && $('#members-panel').getClientRects().length) {
+    membersView.status(text, false, true);
+    return;
+  }
+  news(text);
 }
 
 const groupName = (gid) => S.groups.get(gid)?.name || 'the group';
@@ -190,6 +288,8 @@ async function leaveGroup(btn) {
   }
 }
 
+const invitesSent = new Set(); // ids of the invitations sent from this tab
+
 // wireActions connects the static forms and buttons of the page.
 export function wireActions() {
   $('#tab-friends').addEventListener('click', () => sidebar.setTab('friends'));
@@ -273,6 +373,17 @@ export function wireActions() {
     }
   });
 
+  // The Groups tab points to the invitations, which wait with the friend
+  // requests.
+  $('#invites-hint').addEventListener('click', () => {
+    sidebar.setTab('friends');
+    const first = document.querySelector('#invite-list [data-testid="invite-accept"]');
+    if (first) {
+      first.scrollIntoView({ block: 'nearest' });
+      first.focus();
+    }
+  });
+
   $('#back-btn').addEventListener('click', () => closeFromUser());
   $('#members-toggle').addEventListener('click', () => toggleMembers());
 
@@ -318,9 +429,16 @@ export function wireActions() {
     try {
       const data = await post(`/api/groups/${gid}/members`, { username });
       if (data && data.invite && !data.member) {
-        // Not a friend of mine: invited, a member once they accept.
+        // Not a friend of mine: invited, a member once they accept. Asking
+        // again answers the same invitation.
+        const to = data.invite.to;
+        const who = `${to.display_name || to.username} (@${to.username})`;
+        const again = invitesSent.has(data.invite.id);
+        invitesSent.add(data.invite.id);
         input.value = '';
-        membersView.status(`Invited @${username.replace(/^@/, '')}; they join once they accept.`);
+        membersView.status(again
+          ? `${who} is invited already; they join once they accept.`
+          : `Invitation sent to ${who}. They join once they accept.`, false, true);
         return;
       }
       const m = data.member;

@@ -31,7 +31,7 @@ import {
   applyEvents, forgetSeen, refreshMe, refreshPast, resync,
 } from './events.js';
 import {
-  wireActions, acceptRequest, declineRequest, removeMember, setRole, makeOwner,
+  wireActions, acceptRequest, declineRequest, acceptInvite, declineInvite, removeMember, setRole, makeOwner,
 } from './actions.js';
 
 const REFRESH_MS = 60_000; // /api/me again, for the online dots
@@ -222,7 +222,9 @@ document.addEventListener('visibilitychange', () => {
 
 // --- the views' handlers -------------------------------------------------------
 
-sidebar.hd = { open: openConv, accept: acceptRequest, decline: declineRequest };
+sidebar.hd = {
+  open: openConv, accept: acceptRequest, decline: declineRequest, acceptInvite, declineInvite,
+};
 chatView.hd = {
   send: sendMessage,
   retry: retrySend,

@@ -6,7 +6,7 @@ import * as st from './state.js';
 import { S } from './state.js';
 import { notify } from './notify.js';
 import { self, sidebar, changed, banner, openGroup } from './ui.js';
-import { friendStatus } from './actions.js';
+import { friendStatus, inviteDeclined } from './actions.js';
 import {
   onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest, resolveSummaries,
 } from './convs.js';
@@ -74,8 +74,31 @@ function applyEvent(ev, live) {
       st.removeFriend(ev.friend.id);
       changed();
       break;
+    case 'group_invite': {
+      const iv = ev.invite;
+      if (!iv || !iv.group) break;
+      st.addInvite(iv);
+      changed();
+      if (live && self.leader && document.hidden && S.invites.has(iv.id)) {
+        notify('Group invitation', `${iv.from.display_name} (@${iv.from.username}) invited you to ${iv.group.name}`,
+          `webchat-invite-${iv.id}`, () => sidebar.setTab('friends'));
+      }
+      break;
+    }
+    case 'group_invite_declined': {
+      // To the one who invited: they said no. To the invitee, on their
+      // other devices: answered, nothing left to accept.
+      const iv = ev.invite;
+      if (!iv || !iv.group) break;
+      S.invites.delete(iv.id);
+      if (iv.from && iv.from.id === S.me.id && iv.to) inviteDeclined(iv);
+      changed();
+      break;
+    }
     case 'group_joined':
     case 'group_updated':
+      // A group joined (here, or by accepting on another device) takes its
+      // invitations with it (upsertGroup).
       st.upsertGroup(ev.group);
       if (openGroup() === ev.group.id) loadMembers(ev.group.id);
       changed();

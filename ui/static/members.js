@@ -28,13 +28,17 @@ export class MembersView {
     this.hd = hd;
   }
 
-  status(text, error = false) {
+  // status says how an action in the panel went; good news fades after a
+  // while, unless it is news the person may come back to (keep), such as
+  // an invitation sent or declined.
+  status(text, error = false, keep = false) {
     const el = $('#members-status');
     el.textContent = text;
     el.classList.toggle('error', error);
+    el.classList.toggle('info', keep && !error);
     show(el, !!text);
     clearTimeout(this.timer);
-    if (text && !error) this.timer = setTimeout(() => this.status(''), 6000);
+    if (text && !error && !keep) this.timer = setTimeout(() => this.status(''), 6000);
   }
 
   render(group, members) {

@@ -65,8 +65,25 @@ function keepFocus(list, build) {
   }
 }
 
+// keepButtonFocus rebuilds a list of rows (each with the attribute attr)
+// and puts keyboard focus back on the same button of the same row: a poll
+// event redraws the list while someone tabs through its buttons.
+function keepButtonFocus(list, attr, rows) {
+  const active = document.activeElement;
+  const row = active && list.contains(active) ? active.closest(`[${attr}]`) : null;
+  const key = row && [row.getAttribute(attr), active.dataset.testid];
+  list.replaceChildren(...rows);
+  if (key) {
+    const again = list.querySelector(`[${attr}="${CSS.escape(key[0])}"] [data-testid="${CSS.escape(key[1])}"]`);
+    if (again) again.focus();
+  }
+}
+
+const members = (n) => (n === 1 ? '1 member' : `${n} members`);
+
 export class Sidebar {
-  // hd: {open(conv), accept(req, button), decline(req, button)}
+  // hd: {open(conv), accept(req, button), decline(req, button),
+  //      acceptInvite(invite), declineInvite(invite)}
   constructor(handlers = {}) {
     this.hd = handlers;
     this.friendList = $('#friend-list');
@@ -105,8 +122,9 @@ export class Sidebar {
     show($('#groups-empty'), groups.length === 0);
 
     this.renderRequests();
+    this.renderInvites();
 
-    const fu = [...friends, ...past].reduce((n, x) => n + x.c.unread, 0) + S.incoming.size;
+    const fu = [...friends, ...past].reduce((n, x) => n + x.c.unread, 0) + S.incoming.size + S.invites.size;
     const gu = groups.reduce((n, x) => n + x.c.unread, 0);
     tabCount($('#tab-friends'), fu);
     tabCount($('#tab-groups'), gu);
@@ -115,7 +133,7 @@ export class Sidebar {
   renderRequests() {
     const inc = [...S.incoming.values()].sort((a, b) => b.created_at - a.created_at);
     const out = [...S.outgoing.values()].sort((a, b) => b.created_at - a.created_at);
-    $('#incoming').replaceChildren(...inc.map((r) => h('li', { class: 'request', 'data-testid': 'request-item', 'data-request': r.id },
+    keepButtonFocus($('#incoming'), 'data-request', inc.map((r) => h('li', { class: 'request', 'data-testid': 'request-item', 'data-request': r.id },
       avatar(r.from.id, r.from.display_name, 'small'),
       h('span', { class: 'request-text' },
         h('strong', { dir: 'auto' }, r.from.display_name || r.from.username),
@@ -126,6 +144,36 @@ export class Sidebar {
     $('#outgoing').replaceChildren(...out.map((r) => h('li', { class: 'request outgoing', 'data-testid': 'request-outgoing' },
       h('small', null, 'Waiting for ', h('bdi', null, r.to.display_name || r.to.username), ` (@${r.to.username}) to accept`))));
     show($('#requests'), inc.length + out.length > 0);
+  }
+
+  // renderInvites lists the group invitations waiting for my answer: which
+  // group (its name and size) and who invited me, with Accept and Decline.
+  // The Groups tab points here while there are any.
+  renderInvites() {
+    const invites = [...S.invites.values()].sort((a, b) => b.created_at - a.created_at);
+    keepButtonFocus($('#invite-list'), 'data-invite', invites.map((iv) => {
+      const g = iv.group;
+      const from = iv.from.display_name || iv.from.username;
+      const busy = S.answering.has(iv.id);
+      return h('li', { class: 'request invite', 'data-testid': 'invite-item', 'data-invite': iv.id, title: g.brief || null },
+        avatar(g.id, g.name, 'small group'),
+        h('span', { class: 'request-text' },
+          h('strong', { dir: 'auto' }, g.name),
+          h('small', null, h('bdi', null, from), ` (@${iv.from.username}) invited you · ${members(g.member_count)}`)),
+        h('span', { class: 'request-actions' },
+          h('button', {
+            type: 'button', class: 'primary small', 'data-testid': 'invite-accept', disabled: busy,
+            'aria-label': `Accept the invitation to ${g.name}`, onclick: () => this.hd.acceptInvite(iv),
+          }, 'Accept'),
+          h('button', {
+            type: 'button', class: 'ghost small', 'data-testid': 'invite-decline', disabled: busy,
+            'aria-label': `Decline the invitation to ${g.name}`, onclick: () => this.hd.declineInvite(iv),
+          }, 'Decline')));
+    }));
+    show($('#invites'), invites.length > 0);
+    const n = invites.length;
+    $('#invites-hint').textContent = n === 1 ? 'A group invitation is waiting for you' : `${n} group invitations are waiting for you`;
+    show($('#invites-hint-row'), n > 0);
   }
 }
 

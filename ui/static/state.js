@@ -9,6 +9,8 @@ export const S = {
   groups: new Map(), // group id -> group
   incoming: new Map(), // request id -> request
   outgoing: new Map(),
+  invites: new Map(), // invite id -> group invitation waiting for my answer
+  answering: new Set(), // invite ids whose answer is on its way
   convs: new Map(), // conv -> Conv
   open: null, // the conversation shown, or null
   tab: 'friends',
@@ -45,6 +47,8 @@ export function reset() {
   S.groups.clear();
   S.incoming.clear();
   S.outgoing.clear();
+  S.invites.clear();
+  S.answering.clear();
   for (const c of S.convs.values()) clearTimeout(c.gapTimer);
   S.convs.clear();
   S.open = null;
@@ -102,6 +106,8 @@ export function loadMe(data) {
   const reqs = data.friend_requests || {};
   for (const r of reqs.incoming || []) addRequest(r);
   for (const r of reqs.outgoing || []) addRequest(r);
+  S.invites.clear();
+  for (const iv of data.group_invites || []) addInvite(iv);
 }
 
 function strip(g) {
@@ -142,6 +148,20 @@ export function addRequest(r) {
   else S.outgoing.set(r.id, r);
 }
 
+// addInvite takes a group invitation; only those waiting for my answer are
+// kept (the server sends no others).
+export function addInvite(iv) {
+  if (!iv || !iv.group || !iv.from || !iv.to) return;
+  rememberUser(iv.from);
+  if (S.me && iv.to.id === S.me.id && !S.groups.has(iv.group.id)) S.invites.set(iv.id, iv);
+}
+
+// dropInvitesFor forgets the invitations to a group I am now a member of
+// (accepted here, on another device, or added by a friend meanwhile).
+export function dropInvitesFor(gid) {
+  for (const [id, iv] of S.invites) if (iv.group.id === gid) S.invites.delete(id);
+}
+
 function dropRequestsWith(uid) {
   for (const [id, r] of S.incoming) if (r.from.id === uid) S.incoming.delete(id);
   for (const [id, r] of S.outgoing) if (r.to.id === uid) S.outgoing.delete(id);
@@ -167,6 +187,7 @@ export function removeFriend(uid) {
 }
 
 export function upsertGroup(g) {
+  dropInvitesFor(g.id);
   const old = S.groups.get(g.id) || {};
   S.groups.set(g.id, { ...old, ...strip(g) });
   conv(g.conv || `g${g.id}`);
