@@ -103,7 +103,8 @@ async function answerInvite(iv, how) {
       inviteStatus(`The invitation to ${name} is no longer open.`, true);
       othersRefresh();
     } else if (e.code === 'group_full') {
-      inviteStatus(`${name} is full, so you cannot join it now. The invitation stays: accept it once someone leaves.`, true);
+      const size = iv.group.max_members ? ` (${iv.group.max_members} of ${iv.group.max_members} members)` : '';
+      inviteStatus(`${name} is full${size}, so you cannot join it now. The invitation stays: accept it once someone leaves.`, true);
     } else {
       inviteStatus(`Could not ${how} the invitation to ${name}: ${e.message}`, true);
     }

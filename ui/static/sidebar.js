@@ -159,7 +159,8 @@ export class Sidebar {
         avatar(g.id, g.name, 'small group'),
         h('span', { class: 'request-text' },
           h('strong', { dir: 'auto' }, g.name),
-          h('small', null, h('bdi', null, from), ` (@${iv.from.username}) invited you · ${members(g.member_count)}`)),
+          h('small', null, h('bdi', null, from), ` (@${iv.from.username}) invited you`),
+          h('small', null, members(g.member_count))),
         h('span', { class: 'request-actions' },
           h('button', {
             type: 'button', class: 'primary small', 'data-testid': 'invite-accept', disabled: busy,
