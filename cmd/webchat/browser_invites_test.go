@@ -148,6 +148,9 @@ func TestBrowserInviteDeclined(t *testing.T) {
 			alice.showMembers()
 			alice.do(chromedp.SendKeys(testID("group-member-input"), "bob"), chromedp.Click(testID("group-add-member")))
 			alice.wait(uiSettle, "the invitation sent", membersStatus+`.textContent === 'Invitation sent to Bob (@bob). They join once they accept.' && !`+membersStatus+`.hidden`)
+			if !evalJS[bool](alice, membersStatus+`.classList.contains('info')`) {
+				t.Errorf("the invitation-sent line fades like passing news; it is news to come back to (class %q)", evalJS[string](alice, membersStatus+`.className`))
+			}
 			alice.do(chromedp.SendKeys(testID("group-member-input"), "@bob"), chromedp.Click(testID("group-add-member")))
 			alice.wait(uiSettle, "asking again", membersStatus+`.textContent === 'Bob (@bob) is invited already; they join once they accept.'`)
 			if n := evalJS[int](alice, `document.querySelectorAll('[data-testid="member-item"]').length`); n != 1 {
@@ -294,4 +297,27 @@ func (p *webPage) tabTo(sel string, max int) {
 		}
 	}
 	p.fail("%d presses of Tab did not reach %s (focus on %s)", max, sel, evalJS[string](p, `document.activeElement.outerHTML.slice(0, 200)`))
+}
+
+// An invitation that went while it was shown (its group deleted: the
+// server tells nobody) answers 404 when accepted: the page says so and
+// drops it.
+func TestBrowserInviteGone(t *testing.T) {
+	srv := startServer(t)
+	br := startBrowser(t)
+	a := srv.apiSignup(t, "alice", "Alice")
+	srv.apiSignup(t, "bob", "Bob")
+	g := a.createGroup("Short-lived")
+	id := a.invite(g.ID, "bob")
+
+	bob := newPerson(t, br, srv, "bob")
+	bob.login("bob")
+	bob.waitInvite(id, "the invitation", "Short-lived")
+	a.call("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.ID, a.ID), nil, nil, http.StatusNoContent) // the last member: the group goes
+	bob.do(chromedp.Focus(inviteButton(id, "invite-accept")), chromedp.KeyEvent(kb.Enter))
+	bob.wait(uiSettle, "told, and the invitation dropped", `(() => { const s = document.getElementById('invites-status'); return !s.hidden && s.textContent === 'The invitation to Short-lived is no longer open.' && !`+inviteJS(id)+` && document.getElementById('invites').hidden; })()`)
+	bob.wait(uiSettle, "focus on the Friends tab", `document.activeElement === document.getElementById('tab-friends')`)
+	if evalJS[bool](bob, groupListed(g.Conv)) {
+		t.Errorf("the deleted group is listed")
+	}
 }
