@@ -86,19 +86,20 @@ const inviteButton = (iv, testid) => document.querySelector(`#invite-list [data-
 
 // answerInvite sends the answer to an invitation, with both its buttons
 // off meanwhile. It answers the server's answer, or null when it failed
-// (and said why); a failed answer leaves focus on the button pressed.
+// (and said why); after a failure, focus goes back to the button pressed.
 async function answerInvite(iv, how) {
   if (S.answering.has(iv.id)) return null;
   const testid = `invite-${how}`;
   const hadFocus = document.activeElement === inviteButton(iv, testid);
   S.answering.add(iv.id);
   changed();
+  let data = null;
   try {
-    return (await post(`/api/group-invites/${iv.id}/${how}`)) || {};
+    data = (await post(`/api/group-invites/${iv.id}/${how}`)) || {};
   } catch (e) {
     const name = iv.group.name;
     if (e.status === 404) {
-      // Answered on another device, withdrawn, or the group is gone.
+      // Answered on another device, or the group is gone.
       S.invites.delete(iv.id);
       inviteStatus(`The invitation to ${name} is no longer open.`, true);
       othersRefresh();
@@ -108,17 +109,16 @@ async function answerInvite(iv, how) {
     } else {
       inviteStatus(`Could not ${how} the invitation to ${name}: ${e.message}`, true);
     }
-    return null;
-  } finally {
-    S.answering.delete(iv.id);
-    changed();
-    if (hadFocus) {
-      flush();
-      const again = inviteButton(iv, testid);
-      if (again) again.focus();
-      else focusAfterInvite();
-    }
   }
+  S.answering.delete(iv.id);
+  changed();
+  if (!data && hadFocus) {
+    flush();
+    const again = inviteButton(iv, testid);
+    if (again) again.focus();
+    else focusAfterInvite();
+  }
+  return data;
 }
 
 // acceptInvite joins the group and opens it (in the Groups tab, where it

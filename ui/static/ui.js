@@ -127,19 +127,23 @@ let asking = false; // the banner asks something (its button does more than clos
 
 // banner shows a line under the header, with an optional button; '' hides it.
 export function banner(text, button, onClick) {
+  showBanner(text, button, onClick);
   asking = !!(text && button);
-  $('#banner-text').textContent = text;
-  const b = $('#banner-btn');
-  b.textContent = button || '';
-  b.onclick = onClick || null;
-  show(b, !!button);
-  show($('#banner'), !!text);
 }
 
 // news shows a line of news in the banner, with OK to close it, unless the
 // banner is asking something (that question matters more).
 export function news(text) {
   if (asking && !$('#banner').hidden) return;
-  banner(text, 'OK', () => banner(''));
+  showBanner(text, 'OK', () => banner(''));
   asking = false;
+}
+
+function showBanner(text, button, onClick) {
+  $('#banner-text').textContent = text;
+  const b = $('#banner-btn');
+  b.textContent = button || '';
+  b.onclick = onClick || null;
+  show(b, !!button);
+  show($('#banner'), !!text);
 }
