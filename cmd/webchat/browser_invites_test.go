@@ -301,7 +301,7 @@ func (p *webPage) tabTo(sel string, max int) {
 
 // An invitation that went while it was shown (its group deleted: the
 // server tells nobody) answers 404 when accepted: the page says so and
-// drops it.
+// drops it. Names in invitations are text, never markup.
 func TestBrowserInviteGone(t *testing.T) {
 	srv := startServer(t)
 	br := startBrowser(t)
@@ -309,14 +309,23 @@ func TestBrowserInviteGone(t *testing.T) {
 	srv.apiSignup(t, "bob", "Bob")
 	g := a.createGroup("Short-lived")
 	id := a.invite(g.ID, "bob")
+	// And one whose names are markup, shown as the characters they are.
+	m := srv.apiSignup(t, "mallory", `<b onmouseover="window.__xss='name'">Mallory</b>`)
+	evil := m.createGroup(`<img src=x onerror="window.__xss='group'">`)
+	evilID := m.invite(evil.ID, "bob")
 
 	bob := newPerson(t, br, srv, "bob")
 	bob.login("bob")
 	bob.waitInvite(id, "the invitation", "Short-lived")
+	bob.waitInvite(evilID, "the invitation with markup for names", `<img src=x onerror="window.__xss='group'">`, `<b onmouseover="window.__xss='name'">Mallory</b> (@mallory) invited you`)
+	bob.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#invite-list *').forEach((e) => e.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})))`))
+	if v := evalJS[string](bob, `String(window.__xss) + ' ' + document.querySelectorAll('#invite-list img, #invite-list b').length`); v != "undefined 0" {
+		t.Errorf("markup in an invitation ran or made elements: %s", v)
+	}
 	a.call("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.ID, a.ID), nil, nil, http.StatusNoContent) // the last member: the group goes
 	bob.do(chromedp.Focus(inviteButton(id, "invite-accept")), chromedp.KeyEvent(kb.Enter))
-	bob.wait(uiSettle, "told, and the invitation dropped", `(() => { const s = document.getElementById('invites-status'); return !s.hidden && s.textContent === 'The invitation to Short-lived is no longer open.' && !`+inviteJS(id)+` && document.getElementById('invites').hidden; })()`)
-	bob.wait(uiSettle, "focus on the Friends tab", `document.activeElement === document.getElementById('tab-friends')`)
+	bob.wait(uiSettle, "told, and the invitation dropped", `(() => { const s = document.getElementById('invites-status'); return !s.hidden && s.textContent === 'The invitation to Short-lived is no longer open.' && !`+inviteJS(id)+`; })()`)
+	bob.wait(uiSettle, "focus on the next invitation", `document.activeElement === document.querySelector('[data-invite="`+fmt.Sprint(evilID)+`"] [data-testid="invite-accept"]')`)
 	if evalJS[bool](bob, groupListed(g.Conv)) {
 		t.Errorf("the deleted group is listed")
 	}
