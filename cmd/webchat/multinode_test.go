@@ -118,6 +118,9 @@ type wireEvent struct {
 		Seq  int64
 		Body string
 	}
+	Group struct {
+		MemberCount int `json:"member_count"`
+	}
 }
 
 type wirePoll struct {
@@ -323,20 +326,32 @@ func TestSigtermNodeWithWaitingPolls(t *testing.T) {
 		owner.must(t, "POST", fmt.Sprintf("%s/api/groups/%d/members", c.lb, g.Group.ID), map[string]any{"username": fmt.Sprint("user", i)}, 202, &iv)
 		clients[i].must(t, "POST", fmt.Sprintf("%s/api/group-invites/%d/accept", c.lb, iv.Invite.ID), nil, 200, nil)
 	}
-	// Acknowledge the group_joined events, then wait on node 1 directly.
+	// Acknowledge the group_joined events and the member-count news, which
+	// comes once a second at most (the last with all n+1 members), then
+	// wait on node 1 directly.
 	target := c.nodes[0]
 	cursors := make([]string, n)
 	for i, cl := range clients {
-		for {
+		final := false
+		for deadline := time.Now().Add(20 * time.Second); ; {
 			var p wirePoll
 			url := target.URL + "/api/poll?timeout=0"
+			if !final {
+				url = target.URL + "/api/poll?timeout=2" // the news may still be on its way
+			}
 			if cursors[i] != "" {
 				url += "&cursor=" + cursors[i]
 			}
 			cl.must(t, "GET", url, nil, 200, &p)
 			cursors[i] = p.Cursor
-			if len(p.Events) == 0 {
+			for _, ev := range p.Events {
+				final = final || (ev.Type == "group_updated" && ev.Group.MemberCount == n+1)
+			}
+			if final && len(p.Events) == 0 {
 				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("client %d never heard that the group has %d members", i, n+1)
 			}
 		}
 	}
