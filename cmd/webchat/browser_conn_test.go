@@ -4,15 +4,11 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"webchat/store/storetest"
 )
 
 // connTrack records every text the connection pill shows from now on in
@@ -83,20 +79,7 @@ func TestBrowserReloadKeepsConnected(t *testing.T) {
 // After an outage the pill says "connected" as soon as the server answers
 // again, not when the next long poll ends.
 func TestBrowserConnectedSoonAfterOutage(t *testing.T) {
-	rs := storetest.Redis(t)
-	port, err := storetest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
-		"REDIS_URL":    rs.URL(),
-		"REDIS_PREFIX": storetest.Prefix(t),
-		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
-		"POLL_TIMEOUT": "20",
-	}
-	n1 := startNode(t, env)
-	srv := &testServer{URL: n1.URL}
+	srv, outage := startRestartableServer(t)
 	br := startBrowser(t)
 	a := srv.apiSignup(t, "alice", "Alice")
 	b := srv.apiSignup(t, "bob", "Bob")
@@ -106,17 +89,10 @@ func TestBrowserConnectedSoonAfterOutage(t *testing.T) {
 	bob.openConv(dmConv(a.ID, b.ID))
 	waitGauge(t, srv, 1)
 
-	n1.stop()
-	storetest.WaitFor(t, uiSettle, "the node to stop listening", func() bool {
-		resp, err := http.Get(srv.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err != nil
-	})
+	outage.stop()
 	bob.wait(uiSettle, "reconnecting", connIs+`'reconnecting'`)
 	bob.shot("reconnecting")
-	startNode(t, env)
+	outage.start()
 	// The network coming back ("online") ends the backoff wait; the poll
 	// that follows answers at once.
 	bob.do(chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event('online'))`))

@@ -6,8 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -15,8 +13,6 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-
-	"webchat/store/storetest"
 )
 
 // failNextSend makes the tab's next POST /api/messages fail on the way out
@@ -106,20 +102,7 @@ func count(s []string, v string) int {
 // A message that failed during an outage goes by itself once the
 // connection is back: nobody has to press Retry.
 func TestBrowserOutboxSendsWhenBack(t *testing.T) {
-	rs := storetest.Redis(t)
-	port, err := storetest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
-		"REDIS_URL":    rs.URL(),
-		"REDIS_PREFIX": storetest.Prefix(t),
-		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
-		"POLL_TIMEOUT": "20",
-	}
-	n1 := startNode(t, env)
-	srv := &testServer{URL: n1.URL}
+	srv, outage := startRestartableServer(t)
 	br := startBrowser(t)
 	a := srv.apiSignup(t, "alice", "Alice")
 	b := srv.apiSignup(t, "bob", "Bob")
@@ -130,17 +113,10 @@ func TestBrowserOutboxSendsWhenBack(t *testing.T) {
 	alice.openConv(conv)
 	waitGauge(t, srv, 1)
 
-	n1.stop()
-	storetest.WaitFor(t, uiSettle, "the node to stop listening", func() bool {
-		resp, err := http.Get(srv.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err != nil
-	})
+	outage.stop()
 	alice.say("written offline")
 	alice.wait(uiSettle, "the message marked failed", fmt.Sprintf(failedWith, jsString("written offline")))
-	startNode(t, env)
+	outage.start()
 	alice.do(chromedp.Evaluate[chromedp.Void](`window.dispatchEvent(new Event('online'))`))
 	alice.waitMessage(conv, "written offline", "Alice")
 	if bodies, _ := b.historyBodies(conv); count(bodies, "written offline") != 1 {

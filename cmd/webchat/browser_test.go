@@ -77,6 +77,55 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	return &testServer{URL: n.URL}
 }
 
+// outage stops and starts again, on the same address, Redis and database,
+// the node of startRestartableServer.
+type outage struct {
+	t   *testing.T
+	url string
+	env map[string]string
+	n   *node
+}
+
+// startRestartableServer runs a node on a fixed port with a database of its
+// own, so that a test can take it away (an outage) and bring it back where
+// the page looks for it.
+func startRestartableServer(t *testing.T) (*testServer, *outage) {
+	t.Helper()
+	port, err := storetest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outage{t: t, env: map[string]string{
+		"ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
+		"REDIS_URL":    storetest.Redis(t).URL(),
+		"REDIS_PREFIX": storetest.Prefix(t),
+		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
+		"POLL_TIMEOUT": "20",
+	}}
+	o.start()
+	o.url = o.n.URL
+	return &testServer{URL: o.url}, o
+}
+
+// stop stops the node and waits until nothing listens on its address.
+func (o *outage) stop() {
+	o.t.Helper()
+	o.n.stop()
+	storetest.WaitFor(o.t, uiSettle, "the node to stop listening", func() bool {
+		resp, err := http.Get(o.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+}
+
+// start starts the node (again).
+func (o *outage) start() {
+	o.t.Helper()
+	o.n = startNode(o.t, o.env)
+}
+
 // pollsWaiting reads the webchat_polls_waiting gauge.
 func (s *testServer) pollsWaiting(t *testing.T) float64 {
 	t.Helper()
@@ -960,20 +1009,7 @@ func TestBrowserSuperseded(t *testing.T) {
 }
 
 func TestBrowserReconnects(t *testing.T) {
-	rs := storetest.Redis(t)
-	port, err := storetest.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"ADDR":         fmt.Sprintf("127.0.0.1:%d", port),
-		"REDIS_URL":    rs.URL(),
-		"REDIS_PREFIX": storetest.Prefix(t),
-		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "webchat.db"),
-		"POLL_TIMEOUT": "20",
-	}
-	n1 := startNode(t, env)
-	srv := &testServer{URL: n1.URL}
+	srv, outage := startRestartableServer(t)
 	br := startBrowser(t)
 	a := srv.apiSignup(t, "alice", "Alice")
 	b := srv.apiSignup(t, "bob", "Bob")
@@ -985,19 +1021,12 @@ func TestBrowserReconnects(t *testing.T) {
 	waitGauge(t, srv, 1)
 
 	// The node goes away: the page says so and keeps trying, with backoff.
-	n1.stop()
-	storetest.WaitFor(t, uiSettle, "the node to stop listening", func() bool {
-		resp, err := http.Get(srv.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err != nil
-	})
+	outage.stop()
 	bob.wait(uiSettle, "reconnecting", `document.querySelector(__t.tid('connection-state')).textContent === 'reconnecting'`)
 
 	// A node comes back on the same address (same Redis, same database):
 	// the page reconnects with its session and gets what was sent.
-	startNode(t, env)
+	outage.start()
 	a.send(b.ID, "after the restart")
 	bob.wait(uiSettle, "connected again", `document.querySelector(__t.tid('connection-state')).textContent === 'connected'`)
 	bob.waitMessage(conv, "after the restart", "Alice")
