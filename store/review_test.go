@@ -165,6 +165,8 @@ func TestUnreadCountsEachMessageOnce(t *testing.T) {
 		{2, 3}, {3, 3}, {1, 3}, // repeats below the newest
 		{1500, 4}, {3, 4}, // a jump past the ring; 3 is counted, and far below
 		{1499, 5}, {1499, 5},
+		{1460, 6}, {1460, 6}, // 40 below the newest: within the ring, new, then a repeat
+		{1451, 6}, // 49 below: past the ring, taken as a repeat
 	}
 	for _, s := range steps {
 		deliver(s.seq)
@@ -268,5 +270,33 @@ func TestRefusalsAreCachedUntilAGrant(t *testing.T) {
 	msgs, _, err := p.History(ctx, 9, group, 0, 10)
 	if err != nil || len(msgs) != 1 || json.Unmarshal(msgs[0], &m) != nil || m.Body != "let me in" {
 		t.Fatalf("the new member's history: %s %v", msgs, err)
+	}
+}
+
+// The ring of counted seqs wraps: a long run of new messages keeps counting
+// each once, and repeats inside the ring stay uncounted.
+func TestUnreadRingWraps(t *testing.T) {
+	p, _, _ := newPlane(t, store.PlaneOptions{})
+	ctx := context.Background()
+	conv := store.DirectConv(1, 2).String()
+	deliver := func(seq int64) {
+		t.Helper()
+		payload := fmt.Appendf(nil, `{"type":"message","message":{"conv":%q,"seq":%d}}`, conv, seq)
+		if _, err := p.Publish(ctx, []store.Delivery{{To: 2, Payload: payload, Conv: conv, Seq: seq, Unread: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := int64(1); seq <= 200; seq++ {
+		deliver(seq)
+		if seq > 3 {
+			deliver(seq - 3) // a repeat of one a little older
+		}
+		if seq%2 == 0 {
+			deliver(seq) // and of the newest
+		}
+	}
+	s, err := p.Summary(ctx, 2, nil, nil)
+	if err != nil || s.Unread[conv] != 200 {
+		t.Fatalf("unread %d (%v), want 200", s.Unread[conv], err)
 	}
 }

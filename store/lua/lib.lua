@@ -111,55 +111,52 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   return id
 end
 
--- UNREAD_RING is how many seqs below a conversation's newest counted
--- message count_unread remembers as counted (a bit each, in the hash field
--- <conv>:seen, RING / 8 bytes).
-local UNREAD_RING = 1024
+-- UNREAD_RING is how many seqs up to a conversation's newest counted
+-- message count_unread remembers as counted: a bit each, kept as a number
+-- in the hash field <conv>:seen (a short field, so the hash stays compact).
+-- On a single Redis a message is stored and delivered in one script, in
+-- seq order; only a pipelined delivery (a Redis Cluster, a group above 512)
+-- can arrive out of order, by as many sends as overlap, far fewer than 48.
+local UNREAD_RING = 48
 
--- ring_slot is the byte (1-based) and bit value of seq in the ring.
-local function ring_slot(seq)
-  local i = seq % UNREAD_RING
-  return math.floor(i / 8) + 1, 2 ^ (i % 8)
-end
-
--- ring_set sets (on) or clears seq's bit in the ring string bits and
--- returns the new string and whether the bit was set before.
-local function ring_set(bits, seq, on)
-  local b, m = ring_slot(seq)
-  local byte = string.byte(bits, b)
-  local was = math.floor(byte / m) % 2 == 1
-  if was == on then return bits, was end
-  if on then byte = byte + m else byte = byte - m end
-  return string.sub(bits, 1, b - 1) .. string.char(byte) .. string.sub(bits, b + 1), was
+local function ring_bit(v, seq)
+  local m = 2 ^ (seq % UNREAD_RING)
+  return math.floor(v / m) % 2 == 1, m
 end
 
 -- count_unread counts message seq of conv as unread in hash unread, once:
 -- not if the user has read up to it, and not again when it is delivered a
 -- second time (a retry that overlapped the first attempt, a delivery
 -- script cut short and done again). <conv>:last keeps the highest seq
--- counted and <conv>:seen which of the UNREAD_RING seqs up to it were.
--- Messages can arrive out of seq order (concurrent sends), so a seq below
--- last may still be new; one more than UNREAD_RING below it is taken as
--- counted, since only a repeat arrives that late.
+-- counted and <conv>:seen which of the UNREAD_RING seqs up to it were. A
+-- seq below last may still be new (out of order); one more than
+-- UNREAD_RING below it is taken as counted, since only a repeat arrives
+-- that late.
 local function count_unread(unread, conv, seq)
   local f = redis.call('HMGET', unread, conv .. ':read', conv .. ':last', conv .. ':seen')
   if seq <= tonumber(f[1] or '0') then return end
   local last = tonumber(f[2] or '0')
   if seq <= last - UNREAD_RING then return end
-  local bits = f[3]
-  if not bits or #bits ~= UNREAD_RING / 8 or seq - last >= UNREAD_RING then
-    bits = string.rep('\0', UNREAD_RING / 8)
-  elseif seq > last then
-    -- The slots of last+1 .. seq-1 still hold seqs a ring's length older.
-    for s = last + 1, seq - 1 do bits = ring_set(bits, s, false) end
-  end
-  local was
-  bits, was = ring_set(bits, seq, true)
-  if was and seq <= last then return end
+  local v = tonumber(f[3] or '0') or 0
   if seq > last then
-    redis.call('HSET', unread, conv .. ':seen', bits, conv .. ':last', seq)
+    if seq - last >= UNREAD_RING then
+      v = 0
+    else
+      -- The slots of last+1 .. seq still hold seqs a ring's length older.
+      for s = last + 1, seq do
+        local on, m = ring_bit(v, s)
+        if on then v = v - m end
+      end
+    end
+  elseif ring_bit(v, seq) then
+    return
+  end
+  local _, m = ring_bit(v, seq)
+  v = string.format('%d', v + m)
+  if seq > last then
+    redis.call('HSET', unread, conv .. ':seen', v, conv .. ':last', seq)
   else
-    redis.call('HSET', unread, conv .. ':seen', bits)
+    redis.call('HSET', unread, conv .. ':seen', v)
   end
   redis.call('HINCRBY', unread, conv, 1)
 end
