@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
@@ -134,8 +135,14 @@ func TestBrowserEmojiInColour(t *testing.T) {
 		d.style.fontFamily = 'bundled-only';
 		d.textContent = [...document.querySelectorAll('[data-testid="emoji"]')].map((e) => e.dataset.emoji).join('');
 		document.body.append(d);
+		d.getBoundingClientRect();
+		await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
 	})()`, chromedp.EvalAwaitPromise))
-	fs := alice.fontsOf("#bundled")
+	// A node laid out a moment ago may report no fonts yet: ask until it does.
+	var fs []*css.PlatformFontUsage
+	for end := time.Now().Add(uiSettle); len(fs) == 0 && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		fs = alice.fontsOf("#bundled")
+	}
 	if len(fs) != 1 || !fs[0].IsCustomFont {
 		t.Errorf("the bundled font alone draws the picker's emoji with %s", fontNames(fs))
 	}
