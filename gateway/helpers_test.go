@@ -156,7 +156,7 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 // (wakeups is nil otherwise).
 func nodeSubscription(t testing.TB, plane *store.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *store.SessionStore, wakeups *store.Wakeups) {
 	sub := subscribe(t, plane)
-	sessions = store.NewSessionStore(rdb, prefix)
+	sessions = store.NewSessionStore(rdb, prefix, nil)
 	sessions.ReadWith(plane)
 	sub.CacheSessions(sessions)
 	if pollWait == "subscribe" {

@@ -19,6 +19,7 @@ import (
 // every node's cache before it is answered.
 type SessionStore struct {
 	rdb   redis.UniversalClient
+	log   *slog.Logger
 	k     keys
 	cache *sessionCache // nil: every request reads Redis
 	batch *batcher      // set: the cache's reads leave with the plane's script calls (ReadWith)
@@ -28,12 +29,16 @@ type SessionStore struct {
 // node's session cache.
 func (k keys) goneChannel() string { return k.prefix + "session:gone" }
 
-// NewSessionStore returns a session store. It does no I/O.
-func NewSessionStore(rdb redis.UniversalClient, prefix string) *SessionStore {
+// NewSessionStore returns a session store that logs what it cannot tell
+// its caller to log (nil: nowhere). It does no I/O.
+func NewSessionStore(rdb redis.UniversalClient, prefix string, log *slog.Logger) *SessionStore {
 	if prefix == "" {
 		prefix = "wc:"
 	}
-	return &SessionStore{rdb: rdb, k: keys{prefix}}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SessionStore{rdb: rdb, log: log, k: keys{prefix}}
 }
 
 // ReadWith sends the reads that fill the session cache with p's script
@@ -96,7 +101,8 @@ func (s *SessionStore) changed(ctx context.Context, token string) {
 		s.cache.drop(token)
 	}
 	if err := s.rdb.Publish(ctx, s.k.goneChannel(), token).Err(); err != nil {
-		slog.Warn("announce session change; other nodes' cached copies age out", "err", err)
+		// The write stands, so the caller succeeds: only a log can tell.
+		s.log.Warn("announce session change; other nodes' cached copies age out", "err", err)
 	}
 }
 

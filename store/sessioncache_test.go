@@ -18,7 +18,7 @@ func TestSessionCacheFollowsTheSubscription(t *testing.T) {
 	p, rdb, _ := newPlane(t, store.PlaneOptions{})
 	prefix := p.Options().Prefix
 	w := subscribed(t, p)
-	s := store.NewSessionStore(rdb, prefix)
+	s := store.NewSessionStore(rdb, prefix, nil)
 	w.CacheSessions(s)
 	find := func(token string) bool {
 		t.Helper()
@@ -49,7 +49,7 @@ func TestSessionCacheFollowsTheSubscription(t *testing.T) {
 	storetest.WaitFor(t, time.Second, "the announced deletion", func() bool { return !find("a") })
 
 	// Another node's store deletes b: it announces it.
-	if err := store.NewSessionStore(rdb, prefix).DeleteCtx(ctx, "b"); err != nil {
+	if err := store.NewSessionStore(rdb, prefix, nil).DeleteCtx(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
 	storetest.WaitFor(t, time.Second, "the other store's deletion", func() bool { return !find("b") })
@@ -71,7 +71,7 @@ func TestSessionCacheKeepsNoSessionPastItsExpiry(t *testing.T) {
 			ctx := context.Background()
 			p, rdb, _ := newPlane(t, store.PlaneOptions{})
 			w := subscribed(t, p)
-			s := store.NewSessionStore(rdb, p.Options().Prefix)
+			s := store.NewSessionStore(rdb, p.Options().Prefix, nil)
 			if batched {
 				s.ReadWith(p)
 			}

@@ -52,7 +52,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.NodeName != "" {
 		logger = logger.With("node", cfg.NodeName)
 	}
-	slog.SetDefault(logger) // for the store's few warnings that have no request
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -88,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer sub.Close()
-	sessions := store.NewSessionStore(rdb, cfg.RedisPrefix)
+	sessions := store.NewSessionStore(rdb, cfg.RedisPrefix, logger)
 	sessions.ReadWith(plane)
 	sub.CacheSessions(sessions)
 	var wakeups *store.Wakeups

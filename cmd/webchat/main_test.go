@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"path/filepath"
@@ -349,5 +350,16 @@ func TestNodeWarnsOfAnUnsafeRedisAtStart(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "unsafe: maxmemory-policy=allkeys-lru") {
 		t.Fatalf("/readyz: %d %s", resp.StatusCode, b)
+	}
+}
+
+// A node logs through the logger run made, never the process's default:
+// in-process test nodes would overwrite each other's.
+func TestNodeLeavesTheDefaultLoggerAlone(t *testing.T) {
+	before := slog.Default()
+	srv := storetest.Redis(t)
+	startNode(t, map[string]string{"REDIS_URL": srv.URL(), "REDIS_PREFIX": storetest.Prefix(t)})
+	if slog.Default() != before {
+		t.Fatal("run replaced slog's default logger")
 	}
 }
