@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -31,4 +34,44 @@ func (s *Server) noteUntrustedProxy(r *http.Request) {
 	}
 	s.log.Warn("requests arrive with X-Forwarded-For from a peer that is not a trusted proxy: the header is ignored, so if this is your load balancer, every client behind it shares its address and its rate limits; set TRUSTED_PROXIES to the balancer's address",
 		"peer", peer, "request_id", requestID(r.Context()))
+}
+
+// clientAddr is the client's address: the peer, or the nearest address in
+// X-Forwarded-For not in TRUSTED_PROXIES when the peer is a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) string {
+	host, viaProxy := s.peer(r)
+	if !viaProxy {
+		return host
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !s.trusted(a) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.o.TrustedProxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// peer returns the connection's remote host and whether it is one of
+// TRUSTED_PROXIES, whose X-Forwarded-* headers are believed.
+func (s *Server) peer(r *http.Request) (host string, trusted bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	return host, err == nil && s.trusted(addr)
 }
