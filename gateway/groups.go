@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"webchat/store/sqlgraph"
+
 	"webchat/store"
 )
 
@@ -174,7 +176,7 @@ func (s *Server) handleRemoveMember() http.Handler {
 			s.writeError(w, r, store.ErrNotAllowed)
 			return
 		}
-		var res store.RemoveResult
+		var res sqlgraph.RemoveResult
 		err = s.plane.Revoke(r.Context(), store.GroupConv(gid), target, func(ctx context.Context) (bool, error) {
 			var err error
 			res, err = s.graph.RemoveMember(ctx, me.user, gid, target)

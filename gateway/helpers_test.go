@@ -17,6 +17,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"webchat/store/sqlgraph"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -44,7 +46,7 @@ type env struct {
 	rdb    redis.UniversalClient
 	block  redis.UniversalClient
 	plane  *store.Plane
-	graph  *store.Graph
+	graph  *sqlgraph.Graph
 	prefix string
 	reg    *prometheus.Registry
 	opts   envOpts
@@ -54,7 +56,7 @@ type env struct {
 type envOpts struct {
 	redis    *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
 	cluster  bool                   // use the shared Redis Cluster whatever the environment says
-	graph    *store.Graph           // default: a fresh SQLite file
+	graph    *sqlgraph.Graph        // default: a fresh SQLite file
 	plane    store.PlaneOptions
 	gateway  gateway.Options
 	hook     redis.Hook // added to the command client

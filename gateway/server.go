@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"webchat/store/sqlgraph"
+
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,7 +81,7 @@ const sessionCookie = "webchat_session"
 // It is safe for concurrent use.
 type Server struct {
 	log      *slog.Logger
-	graph    *store.Graph
+	graph    *sqlgraph.Graph
 	plane    *store.Plane
 	sessions *store.SessionStore
 	sm       *scs.SessionManager
@@ -113,7 +115,7 @@ type Server struct {
 }
 
 // NewServer returns a gateway node over its dependencies. It does no I/O.
-func NewServer(logger *slog.Logger, graph *store.Graph, plane *store.Plane, sessions *store.SessionStore, static fs.FS, o Options) *Server {
+func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, plane *store.Plane, sessions *store.SessionStore, static fs.FS, o Options) *Server {
 	o.defaults()
 	s := &Server{
 		log: logger, graph: graph, plane: plane, sessions: sessions, o: o,

@@ -1,10 +1,11 @@
-// Package store holds webchat's state: the SQL graph (users, friendships, friend
-// requests, groups, members) and the Redis message plane (sequence numbers,
-// history, per-device delivery lists, unread counts, sessions).
+// Package store holds webchat's domain (ids, conversations, users, groups,
+// messages, the sentinel and coded errors) and, for now, the Redis message
+// plane (sequence numbers, history, per-device delivery lists, unread
+// counts, sessions). The SQL graph is its own package, store/sqlgraph.
 //
 // Every method that does I/O takes a context first. Errors are wrapped with
 // context; callers classify them with errors.Is against the sentinel errors
-// below. redis.Nil and sql.ErrNoRows never leave this package.
+// below. redis.Nil and sql.ErrNoRows never leave the store's packages.
 package store
 
 import (
@@ -59,12 +60,10 @@ var (
 	ErrAlreadyMember     = &Error{ErrConflict, "already_member", "That user is already a member"}
 	ErrOwnerMustTransfer = &Error{ErrConflict, "owner_must_transfer", "The owner cannot leave while others remain; make someone else owner first"}
 	ErrSelf              = &Error{ErrInvalid, "self", "You cannot do that to yourself"}
+	ErrInviteNotFound    = &Error{ErrNotFound, "invite_not_found", "No such group invitation"}
 	// ErrAlreadySent answers a retry whose client_id names a message that
 	// is no longer in the Redis window of recent history.
 	ErrAlreadySent = &Error{ErrConflict, "already_sent", "This message was sent earlier and is no longer in recent history; reload the conversation to see it"}
-	// These guard the store against values the gateway already refuses.
-	errInvalidRole       = &Error{ErrInvalid, "invalid_role", "The role must be owner, admin or member"}
-	errInvalidMaxMembers = &Error{ErrInvalid, "invalid_max_members", "A group must allow at least one member"}
 )
 
 // User is a person's public profile.
@@ -228,13 +227,27 @@ func parseID(s string) (int64, bool) {
 
 func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
 
-// unavailable wraps an infrastructure error so callers see ErrUnavailable
-// while the cause stays in the chain for logs. A call its caller cancelled
-// (a client that hung up) found nothing unavailable: it keeps only
-// context.Canceled, so the caller does not take it for an outage.
-func unavailable(op string, err error) error {
+func unavailable(op string, err error) error { return Unavailable(op, err) }
+
+// Unavailable wraps an infrastructure error of the operation op so that
+// callers see ErrUnavailable while the cause stays in the chain for logs.
+// A call its caller cancelled (a client that hung up) found nothing
+// unavailable: it keeps only context.Canceled, so the caller does not take
+// it for an outage. The adapters (sqlgraph) wrap their errors with it.
+func Unavailable(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, errors.Join(ErrUnavailable, err))
+}
+
+// GroupInvite is an invitation to a group for someone who is not a friend
+// of the owner or admin adding them: they are not a member until they
+// accept it.
+type GroupInvite struct {
+	ID        int64 `json:"id"`
+	Group     Group `json:"group"`
+	From      User  `json:"from"`
+	To        User  `json:"to"`
+	CreatedAt int64 `json:"created_at"`
 }

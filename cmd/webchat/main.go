@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"webchat/store/sqlgraph"
+
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -67,7 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("create data folder: %w", err)
 		}
 	}
-	graph, err := store.OpenGraph(ctx, dsn)
+	graph, err := sqlgraph.Open(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("open graph store: %w", err)
 	}

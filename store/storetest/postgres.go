@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"webchat/store/sqlgraph"
+
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-
-	"webchat/store"
 )
 
 // PostgresServer is a PostgreSQL server for tests: TEST_DATABASE_URL's
@@ -102,7 +102,7 @@ func (s *PostgresServer) NewDatabase(t testing.TB) string {
 
 // NewPostgresGraph opens a graph on a fresh PostgreSQL database, closed in
 // t.Cleanup and then dropped.
-func NewPostgresGraph(t testing.TB) *store.Graph {
+func NewPostgresGraph(t testing.TB) *sqlgraph.Graph {
 	t.Helper()
 	return OpenDSN(t, Postgres(t).NewDatabase(t))
 }

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"webchat/store/sqlgraph"
 
-	"webchat/store"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
 // NewGraph opens a graph on a fresh SQLite file in t.TempDir(), closed in
@@ -17,23 +17,23 @@ import (
 // ":memory:" would be a different, empty database. To open a second Graph
 // on one file, as another process would, use OpenGraph. For the graph's own
 // tests, which run on every engine, see ForEachEngine.
-func NewGraph(t testing.TB) *store.Graph {
+func NewGraph(t testing.TB) *sqlgraph.Graph {
 	t.Helper()
 	return OpenGraph(t, filepath.Join(t.TempDir(), "graph.db"))
 }
 
 // OpenGraph opens a graph on the SQLite file at path, creating it if
 // missing, closed in t.Cleanup. Open it twice to play two processes.
-func OpenGraph(t testing.TB, path string) *store.Graph {
+func OpenGraph(t testing.TB, path string) *sqlgraph.Graph {
 	t.Helper()
 	return OpenDSN(t, "sqlite:"+path)
 }
 
-// OpenDSN opens a graph on the database named by dsn (as store.OpenGraph
+// OpenDSN opens a graph on the database named by dsn (as sqlgraph.Open
 // takes it), closed in t.Cleanup. Open one dsn twice to play two processes.
-func OpenDSN(t testing.TB, dsn string) *store.Graph {
+func OpenDSN(t testing.TB, dsn string) *sqlgraph.Graph {
 	t.Helper()
-	g, err := store.OpenGraph(context.Background(), dsn)
+	g, err := sqlgraph.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("open graph %s: %v", dsn, err)
 	}
@@ -76,7 +76,7 @@ func ForEachEngine(t *testing.T, f func(t *testing.T, e Engine)) {
 }
 
 // NewDSN creates a fresh, empty database, removed after the test, and
-// returns the dsn store.OpenGraph takes for it. Nothing is opened: open it
+// returns the dsn sqlgraph.Open takes for it. Nothing is opened: open it
 // with OpenDSN, as many times as there are processes to play.
 func (e Engine) NewDSN(t testing.TB) string {
 	t.Helper()
@@ -84,7 +84,7 @@ func (e Engine) NewDSN(t testing.TB) string {
 }
 
 // NewGraph opens a graph on a fresh database, closed in t.Cleanup.
-func (e Engine) NewGraph(t testing.TB) *store.Graph {
+func (e Engine) NewGraph(t testing.TB) *sqlgraph.Graph {
 	t.Helper()
 	return OpenDSN(t, e.NewDSN(t))
 }

@@ -1,4 +1,4 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"errors"
@@ -9,11 +9,16 @@ import (
 	"sync"
 	"testing"
 
+	"webchat/store/sqlgraph"
+
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"webchat/store"
 	"webchat/store/storetest"
 )
+
+// TestMain stops the PostgreSQL the tests started, and any redis-server.
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 // checkErr fails the test unless err is want: no error when want is nil,
 // otherwise errors.Is(err, want).
@@ -26,7 +31,7 @@ func checkErr(t testing.TB, what string, err, want error) {
 
 // mkUser creates a user with a throwaway hash: the graph stores hashes, it
 // does not make them.
-func mkUser(t testing.TB, g *store.Graph, username string) store.User {
+func mkUser(t testing.TB, g *sqlgraph.Graph, username string) store.User {
 	t.Helper()
 	u, err := g.CreateUser(t.Context(), username, "Display "+username, []byte("hash-"+username))
 	checkErr(t, "create user "+username, err, nil)
@@ -35,7 +40,7 @@ func mkUser(t testing.TB, g *store.Graph, username string) store.User {
 
 // forEachGraph runs f once per engine, as subtests named sqlite and
 // postgres, each with a graph on a fresh database.
-func forEachGraph(t *testing.T, f func(t *testing.T, g *store.Graph)) {
+func forEachGraph(t *testing.T, f func(t *testing.T, g *sqlgraph.Graph)) {
 	t.Helper()
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
 		f(t, e.NewGraph(t))
@@ -70,7 +75,7 @@ func TestOpenGraphRefusesDSN(t *testing.T) {
 		{"sqlite query in path", "sqlite:" + filepath.Join(t.TempDir(), "x.db?_txlock=deferred")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := store.OpenGraph(t.Context(), tc.dsn)
+			g, err := sqlgraph.Open(t.Context(), tc.dsn)
 			if err == nil {
 				g.Close()
 				t.Fatalf("OpenGraph(%q): no error", tc.dsn)
@@ -90,7 +95,7 @@ func TestOpenGraphPostgresUnreachable(t *testing.T) {
 	port, err := storetest.FreePort() // nobody listens there now
 	checkErr(t, "free port", err, nil)
 	dsn := fmt.Sprintf("postgres://u:s3cret@127.0.0.1:%d/db?sslmode=disable&connect_timeout=5", port)
-	g, err := store.OpenGraph(t.Context(), dsn)
+	g, err := sqlgraph.Open(t.Context(), dsn)
 	if err == nil {
 		g.Close()
 		t.Fatal("OpenGraph: no error")
@@ -112,7 +117,7 @@ func TestOpenGraphCreatesParentDir(t *testing.T) {
 func TestOpenGraphReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
 		dsn := e.NewDSN(t)
-		g, err := store.OpenGraph(t.Context(), dsn)
+		g, err := sqlgraph.Open(t.Context(), dsn)
 		checkErr(t, "first open", err, nil)
 		u := mkUser(t, g, "alice")
 		checkErr(t, "close", g.Close(), nil)
@@ -141,14 +146,14 @@ func TestOpenGraphConcurrentFirstOpen(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
 		dsn := e.NewDSN(t)
 		const n = 6
-		graphs := make([]*store.Graph, n)
+		graphs := make([]*sqlgraph.Graph, n)
 		errs := make([]error, n)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				graphs[i], errs[i] = store.OpenGraph(t.Context(), dsn)
+				graphs[i], errs[i] = sqlgraph.Open(t.Context(), dsn)
 			})
 		}
 		close(start)
@@ -176,7 +181,7 @@ func TestOpenGraphConcurrentFirstOpen(t *testing.T) {
 
 func TestGraphClosedIsUnavailable(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
-		g, err := store.OpenGraph(t.Context(), e.NewDSN(t))
+		g, err := sqlgraph.Open(t.Context(), e.NewDSN(t))
 		checkErr(t, "open", err, nil)
 		checkErr(t, "ping open graph", g.Ping(t.Context()), nil)
 		checkErr(t, "close", g.Close(), nil)
@@ -201,7 +206,7 @@ func TestGraphTwoProcessesWrite(t *testing.T) {
 
 func testGraphTwoProcessesWrite(t *testing.T, e storetest.Engine) {
 	dsn := e.NewDSN(t)
-	graphs := []*store.Graph{storetest.OpenDSN(t, dsn), storetest.OpenDSN(t, dsn)}
+	graphs := []*sqlgraph.Graph{storetest.OpenDSN(t, dsn), storetest.OpenDSN(t, dsn)}
 	owner := mkUser(t, graphs[0], "owner")
 	const maxMembers = 8
 	grp, err := graphs[1].CreateGroup(t.Context(), owner.ID, "shared", "", maxMembers)

@@ -1,14 +1,16 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"slices"
 	"testing"
 
+	"webchat/store/sqlgraph"
+
 	"webchat/store"
 )
 
 func TestPastFriends(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b, c, d, e := mkUser(t, g, "ann"), mkUser(t, g, "ben"), mkUser(t, g, "cat"), mkUser(t, g, "dan"), mkUser(t, g, "eve")
 		befriend(t, g, a, b) // then unfriended: past
 		befriend(t, g, c, a) // then unfriended, from the other side: past
@@ -57,7 +59,7 @@ func TestPastFriends(t *testing.T) {
 }
 
 func TestUsersByID(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a := mkUser(t, g, "ann")
 		mkUser(t, g, "ben") // not asked for
 		c := mkUser(t, g, "cat")

@@ -1,4 +1,4 @@
-package store
+package sqlgraph
 
 import (
 	"database/sql"
@@ -34,7 +34,7 @@ const (
 	// change the pool moves to the new server without a restart.
 	pgConnMaxLifetime = 30 * time.Minute
 	// pgConnectTimeout applies when the URL has no connect_timeout: a
-	// server that does not answer fails OpenGraph instead of hanging it.
+	// server that does not answer fails Open instead of hanging it.
 	pgConnectTimeout = 10 * time.Second
 )
 

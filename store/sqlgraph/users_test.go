@@ -1,4 +1,4 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"bytes"
@@ -6,12 +6,14 @@ import (
 	"sync"
 	"testing"
 
+	"webchat/store/sqlgraph"
+
 	"webchat/store"
 	"webchat/store/storetest"
 )
 
 func TestCreateUserStoresLowerCase(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		// Any bytes: BYTEA and BLOB keep a NUL or an invalid UTF-8 byte.
 		hash := []byte("hash\x00\xff")
 		u, err := g.CreateUser(t.Context(), "Alice_01", "Alice A.", hash)
@@ -58,7 +60,7 @@ func TestCreateUserErrors(t *testing.T) {
 }
 
 func TestCreateUserConcurrentSameName(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		const n = 10
 		errs := make([]error, n)
 		start := make(chan struct{})
@@ -90,7 +92,7 @@ func TestCreateUserConcurrentSameName(t *testing.T) {
 }
 
 func TestUserNotFound(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		u := mkUser(t, g, "dave")
 		for _, tc := range []struct {
 			name string

@@ -1,9 +1,11 @@
-package store
+package sqlgraph
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"webchat/store"
 )
 
 // Friend request statuses, as stored and as FriendRequest.Status shows them.
@@ -17,12 +19,12 @@ const (
 type FriendResult struct {
 	// Request is the new pending request (Created), the one already
 	// pending from you, or theirs that was just accepted (Friend != nil).
-	Request FriendRequest
+	Request store.FriendRequest
 	// Created reports whether a new pending request was made.
 	Created bool
 	// Friend is the other user when the two became friends at once
 	// because they had already asked you; nil otherwise.
-	Friend *User
+	Friend *store.User
 }
 
 // requestSelect reads a request with both users filled, in scanRequest's
@@ -33,8 +35,8 @@ const requestSelect = `SELECT r.id, r.status, r.created_at,
 	JOIN users f ON f.id = r.from_id
 	JOIN users t ON t.id = r.to_id`
 
-func scanRequest(s rowScanner) (FriendRequest, error) {
-	var q FriendRequest
+func scanRequest(s rowScanner) (store.FriendRequest, error) {
+	var q store.FriendRequest
 	err := s.Scan(&q.ID, &q.Status, &q.CreatedAt,
 		&q.From.ID, &q.From.Username, &q.From.DisplayName,
 		&q.To.ID, &q.To.Username, &q.To.DisplayName)
@@ -48,7 +50,7 @@ func scanRequest(s rowScanner) (FriendRequest, error) {
 // accepted and you are friends at once (Friend set). Two people asking each
 // other at the same moment end up friends with no request left pending,
 // whichever order the two transactions run in.
-func (g *Graph) RequestFriend(ctx context.Context, from UserID, toUsername string) (FriendResult, error) {
+func (g *Graph) RequestFriend(ctx context.Context, from store.UserID, toUsername string) (FriendResult, error) {
 	res, err := g.requestFriend(ctx, from, toUsername)
 	switch {
 	case err == nil:
@@ -60,7 +62,7 @@ func (g *Graph) RequestFriend(ctx context.Context, from UserID, toUsername strin
 		// COMMITTED). Once more, the look sees their request and we
 		// become friends, as if ours had come second.
 		res, err = g.requestFriend(ctx, from, toUsername)
-	case errors.Is(err, ErrRequestNotFound):
+	case errors.Is(err, store.ErrRequestNotFound):
 		// Their request, which we were accepting, was answered between
 		// our look and our update (by us on another device: only we may
 		// answer it). Under SQLite's write lock we would have seen that
@@ -71,7 +73,7 @@ func (g *Graph) RequestFriend(ctx context.Context, from UserID, toUsername strin
 	return res, err
 }
 
-func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername string) (FriendResult, error) {
+func (g *Graph) requestFriend(ctx context.Context, from store.UserID, toUsername string) (FriendResult, error) {
 	var res FriendResult
 	err := g.inTx(ctx, "request friend", func(r runner) error {
 		to, err := userByUsername(ctx, r, toUsername)
@@ -79,13 +81,13 @@ func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername strin
 			return err
 		}
 		if to.ID == from {
-			return ErrSelf
+			return store.ErrSelf
 		}
 		me, err := userByID(ctx, r, from)
 		if err != nil {
 			return err
 		}
-		c := DirectConv(from, to.ID)
+		c := store.DirectConv(from, to.ID)
 		t := nowMS()
 		// The pending request is read before the friendship, not after.
 		// Under PostgreSQL's READ COMMITTED every statement has a fresh
@@ -118,9 +120,9 @@ func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername strin
 		if ok, err := areFriends(ctx, r, c); err != nil {
 			return err
 		} else if ok {
-			return ErrAlreadyFriends
+			return store.ErrAlreadyFriends
 		}
-		q := FriendRequest{From: me, To: to, CreatedAt: t, Status: statusPending}
+		q := store.FriendRequest{From: me, To: to, CreatedAt: t, Status: statusPending}
 		if err := r.row(ctx,
 			`INSERT INTO friend_requests (from_id, to_id, pair_lo, pair_hi, status, created_at, updated_at)
 			 VALUES (?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
@@ -138,33 +140,33 @@ func (g *Graph) requestFriend(ctx context.Context, from UserID, toUsername strin
 // new friend. Only the one asked may answer: a request of someone else's, an
 // unknown one or one no longer pending is ErrRequestNotFound, so nobody
 // learns about requests that are not theirs.
-func (g *Graph) AcceptRequest(ctx context.Context, uid UserID, reqID int64) (FriendRequest, error) {
+func (g *Graph) AcceptRequest(ctx context.Context, uid store.UserID, reqID int64) (store.FriendRequest, error) {
 	return g.answerRequest(ctx, "accept friend request", uid, reqID, statusAccepted)
 }
 
 // DeclineRequest declines the pending request reqID made to uid, with the
 // same rules as AcceptRequest. The asker may ask again later.
-func (g *Graph) DeclineRequest(ctx context.Context, uid UserID, reqID int64) (FriendRequest, error) {
+func (g *Graph) DeclineRequest(ctx context.Context, uid store.UserID, reqID int64) (store.FriendRequest, error) {
 	return g.answerRequest(ctx, "decline friend request", uid, reqID, statusDeclined)
 }
 
-func (g *Graph) answerRequest(ctx context.Context, op string, uid UserID, reqID int64, status string) (FriendRequest, error) {
-	var q FriendRequest
+func (g *Graph) answerRequest(ctx context.Context, op string, uid store.UserID, reqID int64, status string) (store.FriendRequest, error) {
+	var q store.FriendRequest
 	err := g.inTx(ctx, op, func(r runner) error {
 		var err error
 		q, err = scanRequest(r.row(ctx, requestSelect+` WHERE r.id = ?`, reqID))
 		if err != nil {
-			return notFound(err, ErrRequestNotFound)
+			return notFound(err, store.ErrRequestNotFound)
 		}
 		if q.To.ID != uid || q.Status != statusPending {
-			return ErrRequestNotFound
+			return store.ErrRequestNotFound
 		}
 		t := nowMS()
 		if err := setRequestStatus(ctx, r, q.ID, status, t); err != nil {
 			return err
 		}
 		if status == statusAccepted {
-			if err := befriend(ctx, r, DirectConv(q.From.ID, q.To.ID), t); err != nil {
+			if err := befriend(ctx, r, store.DirectConv(q.From.ID, q.To.ID), t); err != nil {
 				return err
 			}
 		}
@@ -172,7 +174,7 @@ func (g *Graph) answerRequest(ctx context.Context, op string, uid UserID, reqID 
 		return nil
 	})
 	if err != nil {
-		return FriendRequest{}, err
+		return store.FriendRequest{}, err
 	}
 	return q, nil
 }
@@ -191,21 +193,21 @@ func setRequestStatus(ctx context.Context, r runner, id int64, status string, t 
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		return ErrRequestNotFound
+		return store.ErrRequestNotFound
 	}
 	return nil
 }
 
 // befriend records the friendship of a direct conversation's two users. An
 // existing row is kept (with its date): being friends is idempotent.
-func befriend(ctx context.Context, r runner, c Conv, t int64) error {
+func befriend(ctx context.Context, r runner, c store.Conv, t int64) error {
 	_, err := r.exec(ctx,
 		`INSERT INTO friendships (user_lo, user_hi, created_at) VALUES (?, ?, ?)
 		 ON CONFLICT DO NOTHING`, c.Lo, c.Hi, t)
 	return err
 }
 
-func areFriends(ctx context.Context, r runner, c Conv) (bool, error) {
+func areFriends(ctx context.Context, r runner, c store.Conv) (bool, error) {
 	var n int
 	err := r.row(ctx, `SELECT COUNT(*) FROM friendships WHERE user_lo = ? AND user_hi = ?`,
 		c.Lo, c.Hi).Scan(&n)
@@ -215,8 +217,8 @@ func areFriends(ctx context.Context, r runner, c Conv) (bool, error) {
 // Unfriend ends the friendship of uid and other and reports whether there was
 // one. Their 1:1 history stays; requests are not touched (none can be
 // pending between friends).
-func (g *Graph) Unfriend(ctx context.Context, uid, other UserID) (removed bool, err error) {
-	c := DirectConv(uid, other)
+func (g *Graph) Unfriend(ctx context.Context, uid, other store.UserID) (removed bool, err error) {
+	c := store.DirectConv(uid, other)
 	res, err := g.pool().exec(ctx, `DELETE FROM friendships WHERE user_lo = ? AND user_hi = ?`, c.Lo, c.Hi)
 	if err != nil {
 		return false, unavailable("unfriend", err)
@@ -230,8 +232,8 @@ func (g *Graph) Unfriend(ctx context.Context, uid, other UserID) (removed bool, 
 
 // AreFriends reports whether a and b are friends. The message plane asks it
 // to rebuild a missing pair key.
-func (g *Graph) AreFriends(ctx context.Context, a, b UserID) (bool, error) {
-	ok, err := areFriends(ctx, g.pool(), DirectConv(a, b))
+func (g *Graph) AreFriends(ctx context.Context, a, b store.UserID) (bool, error) {
+	ok, err := areFriends(ctx, g.pool(), store.DirectConv(a, b))
 	if err != nil {
 		return false, unavailable("are friends", err)
 	}
@@ -239,7 +241,7 @@ func (g *Graph) AreFriends(ctx context.Context, a, b UserID) (bool, error) {
 }
 
 // Friends returns uid's friends ordered by id; never nil.
-func (g *Graph) Friends(ctx context.Context, uid UserID) ([]User, error) {
+func (g *Graph) Friends(ctx context.Context, uid store.UserID) ([]store.User, error) {
 	const op = "friends"
 	// Two index lookups (the primary key by user_lo, friendships_hi by
 	// user_hi) rather than one OR over both columns.
@@ -252,7 +254,7 @@ func (g *Graph) Friends(ctx context.Context, uid UserID) ([]User, error) {
 		return nil, unavailable(op, err)
 	}
 	defer rows.Close()
-	friends := []User{}
+	friends := []store.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -269,7 +271,7 @@ func (g *Graph) Friends(ctx context.Context, uid UserID) ([]User, error) {
 // FriendRequests returns uid's pending requests, those made to them
 // (incoming) and those they made (outgoing), oldest first, with both users
 // filled; neither slice is nil.
-func (g *Graph) FriendRequests(ctx context.Context, uid UserID) (incoming, outgoing []FriendRequest, err error) {
+func (g *Graph) FriendRequests(ctx context.Context, uid store.UserID) (incoming, outgoing []store.FriendRequest, err error) {
 	const op = "friend requests"
 	rows, err := g.pool().query(ctx,
 		requestSelect+` WHERE r.status = 'pending' AND (r.to_id = ? OR r.from_id = ?) ORDER BY r.id`,
@@ -278,7 +280,7 @@ func (g *Graph) FriendRequests(ctx context.Context, uid UserID) (incoming, outgo
 		return nil, nil, unavailable(op, err)
 	}
 	defer rows.Close()
-	incoming, outgoing = []FriendRequest{}, []FriendRequest{}
+	incoming, outgoing = []store.FriendRequest{}, []store.FriendRequest{}
 	for rows.Next() {
 		q, err := scanRequest(rows)
 		if err != nil {

@@ -1,9 +1,11 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"cmp"
 	"slices"
 	"testing"
+
+	"webchat/store/sqlgraph"
 
 	"webchat/store"
 	"webchat/store/storetest"
@@ -140,7 +142,7 @@ func TestRemoveMember(t *testing.T) {
 					wantCount = 2
 					want := f.grp
 					want.MemberCount = wantCount
-					if res != (store.RemoveResult{Group: want, Removed: target}) {
+					if res != (sqlgraph.RemoveResult{Group: want, Removed: target}) {
 						t.Fatalf("remove member: got %+v, want group %+v and removed %+v", res, want, target)
 					}
 					_, _, err := f.g.GroupForMember(t.Context(), f.grp.ID, target.ID)
@@ -167,7 +169,7 @@ func TestAdminMayNotRemoveAdmin(t *testing.T) {
 }
 
 func TestLastMemberLeavingDeletesGroup(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		owner, other := mkUser(t, g, "owner"), mkUser(t, g, "other")
 		grp, err := g.CreateGroup(t.Context(), owner.ID, "solo", "", 10)
 		checkErr(t, "create group", err, nil)
@@ -180,7 +182,7 @@ func TestLastMemberLeavingDeletesGroup(t *testing.T) {
 		checkErr(t, "owner leaves last", err, nil)
 		want := grp
 		want.MemberCount = 0
-		if res != (store.RemoveResult{Group: want, Removed: owner, Deleted: true}) {
+		if res != (sqlgraph.RemoveResult{Group: want, Removed: owner, Deleted: true}) {
 			t.Fatalf("owner leaves last: got %+v, want deleted %+v", res, want)
 		}
 		_, err = g.Group(t.Context(), grp.ID)

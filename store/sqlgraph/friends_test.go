@@ -1,4 +1,4 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"fmt"
@@ -6,12 +6,14 @@ import (
 	"sync"
 	"testing"
 
+	"webchat/store/sqlgraph"
+
 	"webchat/store"
 	"webchat/store/storetest"
 )
 
 // checkPending fails unless uid's pending requests have exactly these ids.
-func checkPending(t testing.TB, g *store.Graph, uid store.UserID, wantIn, wantOut []int64) {
+func checkPending(t testing.TB, g *sqlgraph.Graph, uid store.UserID, wantIn, wantOut []int64) {
 	t.Helper()
 	in, out, err := g.FriendRequests(t.Context(), uid)
 	checkErr(t, "friend requests", err, nil)
@@ -27,7 +29,7 @@ func checkPending(t testing.TB, g *store.Graph, uid store.UserID, wantIn, wantOu
 	}
 }
 
-func checkFriends(t testing.TB, g *store.Graph, a, b store.UserID, want bool) {
+func checkFriends(t testing.TB, g *sqlgraph.Graph, a, b store.UserID, want bool) {
 	t.Helper()
 	for _, p := range [][2]store.UserID{{a, b}, {b, a}} {
 		ok, err := g.AreFriends(t.Context(), p[0], p[1])
@@ -39,7 +41,7 @@ func checkFriends(t testing.TB, g *store.Graph, a, b store.UserID, want bool) {
 }
 
 func TestRequestFriendErrors(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b := mkUser(t, g, "ann"), mkUser(t, g, "ben")
 		res, err := g.RequestFriend(t.Context(), a.ID, "ben")
 		checkErr(t, "ann asks ben", err, nil)
@@ -68,7 +70,7 @@ func TestRequestFriendErrors(t *testing.T) {
 }
 
 func TestRequestFriendTwice(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b := mkUser(t, g, "ann"), mkUser(t, g, "ben")
 		first, err := g.RequestFriend(t.Context(), a.ID, "Ben")
 		checkErr(t, "first request", err, nil)
@@ -93,7 +95,7 @@ func TestRequestFriendTwice(t *testing.T) {
 }
 
 func TestRequestFriendCrossingBecomesFriends(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b := mkUser(t, g, "ann"), mkUser(t, g, "ben")
 		asked, err := g.RequestFriend(t.Context(), a.ID, "ben")
 		checkErr(t, "ann asks ben", err, nil)
@@ -115,10 +117,10 @@ func TestRequestFriendCrossingBecomesFriends(t *testing.T) {
 // for many pairs: whichever runs first, each pair must end as friends, with
 // one request created, the other answered by it, and nothing pending.
 func TestRequestFriendCrossingConcurrent(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		const pairs = 20
 		type side struct {
-			res store.FriendResult
+			res sqlgraph.FriendResult
 			err error
 		}
 		users := make([][2]store.User, pairs)
@@ -177,7 +179,7 @@ func TestRequestFriendCrossingConcurrent(t *testing.T) {
 // ErrAlreadyFriends. On PostgreSQL the request can find ann's request
 // pending and then lose it to the accept before its update.
 func TestRequestFriendRacingAccept(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		const pairs = 20
 		users := make([][2]store.User, pairs)
 		reqs := make([]int64, pairs)
@@ -222,13 +224,13 @@ func TestRequestFriendRacingAccept(t *testing.T) {
 
 func TestAnswerRequest(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
-		accept := func(g *store.Graph, uid store.UserID, id int64) (store.FriendRequest, error) {
+		accept := func(g *sqlgraph.Graph, uid store.UserID, id int64) (store.FriendRequest, error) {
 			return g.AcceptRequest(t.Context(), uid, id)
 		}
-		decline := func(g *store.Graph, uid store.UserID, id int64) (store.FriendRequest, error) {
+		decline := func(g *sqlgraph.Graph, uid store.UserID, id int64) (store.FriendRequest, error) {
 			return g.DeclineRequest(t.Context(), uid, id)
 		}
-		type answer func(*store.Graph, store.UserID, int64) (store.FriendRequest, error)
+		type answer func(*sqlgraph.Graph, store.UserID, int64) (store.FriendRequest, error)
 		for _, tc := range []struct {
 			name    string
 			answer  answer
@@ -287,7 +289,7 @@ func TestAnswerRequest(t *testing.T) {
 }
 
 func TestDeclinedMayAskAgain(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b := mkUser(t, g, "ann"), mkUser(t, g, "ben")
 		first, err := g.RequestFriend(t.Context(), a.ID, "ben")
 		checkErr(t, "first request", err, nil)
@@ -303,7 +305,7 @@ func TestDeclinedMayAskAgain(t *testing.T) {
 }
 
 func TestUnfriend(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b, c := mkUser(t, g, "ann"), mkUser(t, g, "ben"), mkUser(t, g, "cat")
 		befriend(t, g, a, b)
 		befriend(t, g, a, c)
@@ -335,7 +337,7 @@ func TestUnfriend(t *testing.T) {
 }
 
 func TestFriendsOrderedByID(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		u1, u2, u3, u4 := mkUser(t, g, "u1"), mkUser(t, g, "u2"), mkUser(t, g, "u3"), mkUser(t, g, "u4")
 		// u3 is the higher id of its pairs with u1 and u2 and the lower of its
 		// pair with u4: both halves of the query must answer, merged in order.
@@ -351,7 +353,7 @@ func TestFriendsOrderedByID(t *testing.T) {
 }
 
 // befriend makes a and b friends through a request and its acceptance.
-func befriend(t testing.TB, g *store.Graph, a, b store.User) {
+func befriend(t testing.TB, g *sqlgraph.Graph, a, b store.User) {
 	t.Helper()
 	res, err := g.RequestFriend(t.Context(), a.ID, b.Username)
 	checkErr(t, "request "+b.Username, err, nil)

@@ -1,18 +1,20 @@
-package store
+package sqlgraph
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"webchat/store"
 )
 
 // RemoveResult is what RemoveMember did.
 type RemoveResult struct {
 	// Group is the group after the change; when Deleted, as it was, with
 	// MemberCount 0.
-	Group Group
+	Group store.Group
 	// Removed is the user who left or was removed.
-	Removed User
+	Removed store.User
 	// Deleted reports that the last member left and the group is gone.
 	Deleted bool
 }
@@ -24,10 +26,10 @@ type RemoveResult struct {
 // username ErrUserNotFound; already in the group ErrAlreadyMember; group at
 // max_members ErrGroupFull. The count and the insert are in one write
 // transaction, so concurrent adds never overfill a group.
-func (g *Graph) AddMember(ctx context.Context, actor UserID, gid GroupID, username string) (Member, Group, error) {
+func (g *Graph) AddMember(ctx context.Context, actor store.UserID, gid store.GroupID, username string) (store.Member, store.Group, error) {
 	var (
-		m   Member
-		grp Group
+		m   store.Member
+		grp store.Group
 	)
 	err := g.inTx(ctx, "add member", func(r runner) error {
 		u, err := actingAdminAndTarget(ctx, r, gid, actor, username)
@@ -38,30 +40,30 @@ func (g *Graph) AddMember(ctx context.Context, actor UserID, gid GroupID, userna
 		return err
 	})
 	if err != nil {
-		return Member{}, Group{}, err
+		return store.Member{}, store.Group{}, err
 	}
 	return m, grp, nil
 }
 
 // actingAdminAndTarget checks, in AddMember's order, that actor may add to
 // gid and that username names someone who is not in it yet.
-func actingAdminAndTarget(ctx context.Context, r runner, gid GroupID, actor UserID, username string) (User, error) {
+func actingAdminAndTarget(ctx context.Context, r runner, gid store.GroupID, actor store.UserID, username string) (store.User, error) {
 	a, err := actingMember(ctx, r, gid, actor)
 	if err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
-	if a.Role.Rank() < RoleAdmin.Rank() {
-		return User{}, ErrNotAllowed
+	if a.Role.Rank() < store.RoleAdmin.Rank() {
+		return store.User{}, store.ErrNotAllowed
 	}
 	u, err := userByUsername(ctx, r, username)
 	if err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
 	switch _, err := memberOf(ctx, r, gid, u.ID); {
 	case err == nil:
-		return User{}, ErrAlreadyMember
+		return store.User{}, store.ErrAlreadyMember
 	case !errors.Is(err, sql.ErrNoRows):
-		return User{}, err
+		return store.User{}, err
 	}
 	return u, nil
 }
@@ -69,24 +71,24 @@ func actingAdminAndTarget(ctx context.Context, r runner, gid GroupID, actor User
 // addMember inserts u into gid as a member unless the group is full, in
 // the caller's transaction (which holds the group's row lock), and returns
 // the member and the group with its new count.
-func addMember(ctx context.Context, r runner, gid GroupID, u User) (Member, Group, error) {
+func addMember(ctx context.Context, r runner, gid store.GroupID, u store.User) (store.Member, store.Group, error) {
 	grp, err := groupByID(ctx, r, gid)
 	if err != nil {
-		return Member{}, Group{}, err
+		return store.Member{}, store.Group{}, err
 	}
 	if grp.MemberCount >= grp.MaxMembers {
-		return Member{}, Group{}, ErrGroupFull
+		return store.Member{}, store.Group{}, store.ErrGroupFull
 	}
 	if _, err := r.exec(ctx,
 		`INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)`,
-		gid, u.ID, RoleMember, nowMS()); err != nil {
+		gid, u.ID, store.RoleMember, nowMS()); err != nil {
 		if r.d.isUniqueViolation(err) {
-			return Member{}, Group{}, ErrAlreadyMember
+			return store.Member{}, store.Group{}, store.ErrAlreadyMember
 		}
-		return Member{}, Group{}, err
+		return store.Member{}, store.Group{}, err
 	}
 	grp.MemberCount++
-	return Member{User: u, Role: RoleMember}, grp, nil
+	return store.Member{User: u, Role: store.RoleMember}, grp, nil
 }
 
 // SetRole sets target's role in group gid to admin or member, on behalf of
@@ -96,32 +98,32 @@ func addMember(ctx context.Context, r runner, gid GroupID, u User) (Member, Grou
 // group (or no group) ErrGroupNotFound; actor not the owner ErrNotAllowed;
 // target == actor ErrSelf; target not in the group ErrMemberNotFound.
 // Setting the role a member already has changes nothing and succeeds.
-func (g *Graph) SetRole(ctx context.Context, actor UserID, gid GroupID, target UserID, role Role) (Member, Group, error) {
+func (g *Graph) SetRole(ctx context.Context, actor store.UserID, gid store.GroupID, target store.UserID, role store.Role) (store.Member, store.Group, error) {
 	if role.Rank() == 0 {
-		return Member{}, Group{}, errInvalidRole
+		return store.Member{}, store.Group{}, errInvalidRole
 	}
 	var (
-		m   Member
-		grp Group
+		m   store.Member
+		grp store.Group
 	)
 	err := g.inTx(ctx, "set role", func(r runner) error {
 		a, err := actingMember(ctx, r, gid, actor)
 		if err != nil {
 			return err
 		}
-		if a.Role != RoleOwner {
-			return ErrNotAllowed
+		if a.Role != store.RoleOwner {
+			return store.ErrNotAllowed
 		}
 		if target == actor {
-			return ErrSelf
+			return store.ErrSelf
 		}
 		if m, err = memberOf(ctx, r, gid, target); err != nil {
-			return notFound(err, ErrMemberNotFound)
+			return notFound(err, store.ErrMemberNotFound)
 		}
-		if role == RoleOwner {
+		if role == store.RoleOwner {
 			// Demote first: group_members_one_owner allows one owner
 			// per group at every statement, not only at commit.
-			if err := setRole(ctx, r, gid, actor, RoleAdmin); err != nil {
+			if err := setRole(ctx, r, gid, actor, store.RoleAdmin); err != nil {
 				return err
 			}
 			if _, err := r.exec(ctx, `UPDATE chat_groups SET owner_id = ? WHERE id = ?`, target, gid); err != nil {
@@ -138,7 +140,7 @@ func (g *Graph) SetRole(ctx context.Context, actor UserID, gid GroupID, target U
 		return err
 	})
 	if err != nil {
-		return Member{}, Group{}, err
+		return store.Member{}, store.Group{}, err
 	}
 	return m, grp, nil
 }
@@ -151,7 +153,7 @@ func (g *Graph) SetRole(ctx context.Context, actor UserID, gid GroupID, target U
 // strictly above target (an admin cannot remove an admin), else
 // ErrNotAllowed. Actor not in the group (or no group) is ErrGroupNotFound;
 // target not in it ErrMemberNotFound.
-func (g *Graph) RemoveMember(ctx context.Context, actor UserID, gid GroupID, target UserID) (RemoveResult, error) {
+func (g *Graph) RemoveMember(ctx context.Context, actor store.UserID, gid store.GroupID, target store.UserID) (RemoveResult, error) {
 	var res RemoveResult
 	err := g.inTx(ctx, "remove member", func(r runner) error {
 		a, err := actingMember(ctx, r, gid, actor)
@@ -176,18 +178,18 @@ func (g *Graph) RemoveMember(ctx context.Context, actor UserID, gid GroupID, tar
 				res = RemoveResult{Group: grp, Removed: a.User, Deleted: true}
 				return nil
 			}
-			if a.Role == RoleOwner {
-				return ErrOwnerMustTransfer
+			if a.Role == store.RoleOwner {
+				return store.ErrOwnerMustTransfer
 			}
 		} else {
-			if a.Role.Rank() < RoleAdmin.Rank() {
-				return ErrNotAllowed
+			if a.Role.Rank() < store.RoleAdmin.Rank() {
+				return store.ErrNotAllowed
 			}
 			if victim, err = memberOf(ctx, r, gid, target); err != nil {
-				return notFound(err, ErrMemberNotFound)
+				return notFound(err, store.ErrMemberNotFound)
 			}
 			if a.Role.Rank() <= victim.Role.Rank() {
-				return ErrNotAllowed
+				return store.ErrNotAllowed
 			}
 		}
 		if _, err := r.exec(ctx, `DELETE FROM group_members WHERE group_id = ? AND user_id = ?`, gid, target); err != nil {
@@ -209,21 +211,21 @@ func (g *Graph) RemoveMember(ctx context.Context, actor UserID, gid GroupID, tar
 // transaction already holds the database's write lock, but on PostgreSQL it
 // is what serializes concurrent changes to one group, so AddMember's count
 // and a transfer's owner check cannot go stale before commit.
-func actingMember(ctx context.Context, r runner, gid GroupID, actor UserID) (Member, error) {
+func actingMember(ctx context.Context, r runner, gid store.GroupID, actor store.UserID) (store.Member, error) {
 	res, err := r.exec(ctx, `UPDATE chat_groups SET owner_id = owner_id WHERE id = ?`, gid)
 	if err != nil {
-		return Member{}, err
+		return store.Member{}, err
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return Member{}, err
+		return store.Member{}, err
 	} else if n == 0 {
-		return Member{}, ErrGroupNotFound
+		return store.Member{}, store.ErrGroupNotFound
 	}
 	m, err := memberOf(ctx, r, gid, actor)
-	return m, notFound(err, ErrGroupNotFound)
+	return m, notFound(err, store.ErrGroupNotFound)
 }
 
-func setRole(ctx context.Context, r runner, gid GroupID, uid UserID, role Role) error {
+func setRole(ctx context.Context, r runner, gid store.GroupID, uid store.UserID, role store.Role) error {
 	_, err := r.exec(ctx, `UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?`, role, gid, uid)
 	return err
 }

@@ -1,7 +1,9 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"testing"
+
+	"webchat/store/sqlgraph"
 
 	"webchat/store"
 )
@@ -10,7 +12,7 @@ import (
 // only after accepting; a declined or foreign invitation cannot be
 // answered; a full group takes no invitations and an accept into it waits.
 func TestAddOrInvite(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		ctx := t.Context()
 		owner, friend, stranger, other := mkUser(t, g, "owner"), mkUser(t, g, "friend"), mkUser(t, g, "stranger"), mkUser(t, g, "other")
 		befriend(t, g, owner, friend)
@@ -75,7 +77,7 @@ func TestAddOrInvite(t *testing.T) {
 // An invitation accepted into a group that filled up meanwhile is kept for
 // later.
 func TestAcceptIntoAFullGroupKeepsTheInvitation(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		ctx := t.Context()
 		owner, a, b := mkUser(t, g, "owner"), mkUser(t, g, "aaa"), mkUser(t, g, "bbb")
 		grp, err := g.CreateGroup(ctx, owner.ID, "g", "", 2)

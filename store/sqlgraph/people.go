@@ -1,8 +1,10 @@
-package store
+package sqlgraph
 
 import (
 	"context"
 	"strings"
+
+	"webchat/store"
 )
 
 // PastFriends returns the users uid was friends with and no longer is,
@@ -10,7 +12,7 @@ import (
 // both, so each may still see the other's name. Every friendship began
 // with an accepted request (asking back accepts the other's), so the
 // accepted requests are the record of who ever was a friend.
-func (g *Graph) PastFriends(ctx context.Context, uid UserID) ([]User, error) {
+func (g *Graph) PastFriends(ctx context.Context, uid store.UserID) ([]store.User, error) {
 	const op = "past friends"
 	rows, err := g.pool().query(ctx,
 		`SELECT DISTINCT `+userCols+` FROM friend_requests r
@@ -22,7 +24,7 @@ func (g *Graph) PastFriends(ctx context.Context, uid UserID) ([]User, error) {
 		return nil, unavailable(op, err)
 	}
 	defer rows.Close()
-	out := []User{}
+	out := []store.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -38,9 +40,9 @@ func (g *Graph) PastFriends(ctx context.Context, uid UserID) ([]User, error) {
 
 // UsersByID returns the users with the given ids that exist, ordered by
 // id; never nil. It checks no right to see them: the caller does.
-func (g *Graph) UsersByID(ctx context.Context, ids []UserID) ([]User, error) {
+func (g *Graph) UsersByID(ctx context.Context, ids []store.UserID) ([]store.User, error) {
 	const op = "users by id"
-	out := []User{}
+	out := []store.User{}
 	if len(ids) == 0 {
 		return out, nil
 	}

@@ -1,4 +1,8 @@
-package store
+// Package sqlgraph is webchat's social graph in SQL (users, friendships,
+// friend requests, groups, members, invitations) on SQLite or PostgreSQL,
+// with the schema's migrations for both. It speaks store's domain types
+// and errors; sql.ErrNoRows never leaves it.
+package sqlgraph
 
 import (
 	"context"
@@ -9,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"webchat/store"
 )
 
 // Graph is the SQL social graph: users, friendships, friend requests, groups
-// and their members. Open it with OpenGraph. It is safe for concurrent use,
+// and their members. Open it with Open. It is safe for concurrent use,
 // and any number of Graphs, in one process or many, may share one database:
 // every change that reads before it writes runs in one write transaction
 // (BEGIN IMMEDIATE on SQLite; on PostgreSQL, READ COMMITTED with a row lock
@@ -48,7 +54,7 @@ type dialect struct {
 	txOptions *sql.TxOptions
 }
 
-// OpenGraph opens the database named by dsn and brings its schema up to date.
+// Open opens the database named by dsn and brings its schema up to date.
 // dsn is "sqlite:<path>", whose file and parent directory are created if
 // missing, or a "postgres://" (or "postgresql://") URL of an existing
 // database. Several processes may open the same database at once:
@@ -56,7 +62,7 @@ type dialect struct {
 // advisory lock), each only once. A dsn of an unknown kind or a malformed
 // URL is an error that does not wrap ErrUnavailable and never quotes a
 // password; failing to reach or migrate the database wraps ErrUnavailable.
-func OpenGraph(ctx context.Context, dsn string) (*Graph, error) {
+func Open(ctx context.Context, dsn string) (*Graph, error) {
 	var (
 		db  *sql.DB
 		d   dialect
@@ -182,10 +188,19 @@ func (g *Graph) inTx(ctx context.Context, op string, fn func(r runner) error) er
 	return nil
 }
 
+// unavailable wraps an infrastructure error as store.ErrUnavailable.
+func unavailable(op string, err error) error { return store.Unavailable(op, err) }
+
+var (
+	// These guard the graph against values the gateway already refuses.
+	errInvalidRole       = &store.Error{Kind: store.ErrInvalid, Code: "invalid_role", Message: "The role must be owner, admin or member"}
+	errInvalidMaxMembers = &store.Error{Kind: store.ErrInvalid, Code: "invalid_max_members", Message: "A group must allow at least one member"}
+)
+
 // classify returns a coded error as is and wraps anything else as
 // unavailable.
 func classify(op string, err error) error {
-	var coded *Error
+	var coded *store.Error
 	if errors.As(err, &coded) {
 		return err
 	}

@@ -1,4 +1,4 @@
-package store_test
+package sqlgraph_test
 
 import (
 	"fmt"
@@ -6,13 +6,15 @@ import (
 	"sync"
 	"testing"
 
+	"webchat/store/sqlgraph"
+
 	"webchat/store"
 	"webchat/store/storetest"
 )
 
 // groupFixture is a group with one member of each role, and an outsider.
 type groupFixture struct {
-	g                              *store.Graph
+	g                              *sqlgraph.Graph
 	grp                            store.Group
 	owner, admin, member, outsider store.User
 }
@@ -40,7 +42,7 @@ func newGroupFixture(t testing.TB, e storetest.Engine, maxMembers int) *groupFix
 }
 
 // checkRoles fails unless the group's members are exactly want, in order.
-func checkRoles(t testing.TB, g *store.Graph, gid store.GroupID, want ...store.Member) {
+func checkRoles(t testing.TB, g *sqlgraph.Graph, gid store.GroupID, want ...store.Member) {
 	t.Helper()
 	got, err := g.GroupMembers(t.Context(), gid)
 	checkErr(t, "group members", err, nil)
@@ -52,7 +54,7 @@ func checkRoles(t testing.TB, g *store.Graph, gid store.GroupID, want ...store.M
 func member(u store.User, r store.Role) store.Member { return store.Member{User: u, Role: r} }
 
 func TestCreateGroup(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		owner := mkUser(t, g, "owner")
 		grp, err := g.CreateGroup(t.Context(), owner.ID, "Team", "what we do", 200)
 		checkErr(t, "create group", err, nil)
@@ -82,7 +84,7 @@ func TestCreateGroup(t *testing.T) {
 }
 
 func TestCreateGroupErrors(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		owner := mkUser(t, g, "owner")
 		for _, tc := range []struct {
 			name  string
@@ -139,7 +141,7 @@ func TestGroupNotFound(t *testing.T) {
 }
 
 func TestGroupMembersOrder(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		var us []store.User
 		for i := range 5 {
 			us = append(us, mkUser(t, g, fmt.Sprint("u", i)))
@@ -171,7 +173,7 @@ func TestGroupMembersOrder(t *testing.T) {
 }
 
 func TestUserGroupsCounts(t *testing.T) {
-	forEachGraph(t, func(t *testing.T, g *store.Graph) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
 		a, b, c := mkUser(t, g, "ann"), mkUser(t, g, "ben"), mkUser(t, g, "cat")
 		g1, err := g.CreateGroup(t.Context(), a.ID, "one", "", 10)
 		checkErr(t, "create one", err, nil)

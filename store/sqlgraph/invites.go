@@ -1,25 +1,12 @@
-package store
+package sqlgraph
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"webchat/store"
 )
-
-// GroupInvite is an invitation to a group for someone who is not a friend
-// of the owner or admin adding them: they are not a member until they
-// accept it.
-type GroupInvite struct {
-	ID        int64 `json:"id"`
-	Group     Group `json:"group"`
-	From      User  `json:"from"`
-	To        User  `json:"to"`
-	CreatedAt int64 `json:"created_at"`
-}
-
-// ErrInviteNotFound answers an invitation that does not exist or is not
-// the caller's to answer.
-var ErrInviteNotFound = &Error{ErrNotFound, "invite_not_found", "No such group invitation"}
 
 const inviteSelect = `SELECT i.id, i.created_at, ` + groupCols + `,
 	f.id, f.username, f.display_name, t.id, t.username, t.display_name
@@ -28,12 +15,12 @@ const inviteSelect = `SELECT i.id, i.created_at, ` + groupCols + `,
 	JOIN users f ON f.id = i.from_id
 	JOIN users t ON t.id = i.to_id`
 
-func scanInvite(s rowScanner) (GroupInvite, error) {
-	var iv GroupInvite
+func scanInvite(s rowScanner) (store.GroupInvite, error) {
+	var iv store.GroupInvite
 	g := &iv.Group
 	err := s.Scan(&iv.ID, &iv.CreatedAt, &g.ID, &g.Name, &g.Brief, &g.OwnerID, &g.MaxMembers, &g.MemberCount,
 		&iv.From.ID, &iv.From.Username, &iv.From.DisplayName, &iv.To.ID, &iv.To.Username, &iv.To.DisplayName)
-	g.Conv = GroupConv(g.ID).String()
+	g.Conv = store.GroupConv(g.ID).String()
 	return iv, err
 }
 
@@ -41,9 +28,9 @@ func scanInvite(s rowScanner) (GroupInvite, error) {
 // Invite when they were invited (Created false when the invitation existed
 // already).
 type AddResult struct {
-	Member  *Member
-	Invite  *GroupInvite
-	Group   Group
+	Member  *store.Member
+	Invite  *store.GroupInvite
+	Group   store.Group
 	Created bool
 }
 
@@ -53,14 +40,14 @@ type AddResult struct {
 // can fill a stranger's devices with a group they never chose). The errors
 // are AddMember's, for an invitation too: nobody is invited to a full
 // group, nor someone who is a member.
-func (g *Graph) AddOrInvite(ctx context.Context, actor UserID, gid GroupID, username string) (AddResult, error) {
+func (g *Graph) AddOrInvite(ctx context.Context, actor store.UserID, gid store.GroupID, username string) (AddResult, error) {
 	var res AddResult
 	err := g.inTx(ctx, "add or invite member", func(r runner) error {
 		u, err := actingAdminAndTarget(ctx, r, gid, actor, username)
 		if err != nil {
 			return err
 		}
-		friends, err := areFriends(ctx, r, DirectConv(actor, u.ID))
+		friends, err := areFriends(ctx, r, store.DirectConv(actor, u.ID))
 		if err != nil {
 			return err
 		}
@@ -73,7 +60,7 @@ func (g *Graph) AddOrInvite(ctx context.Context, actor UserID, gid GroupID, user
 			return err
 		}
 		if res.Group.MemberCount >= res.Group.MaxMembers {
-			return ErrGroupFull
+			return store.ErrGroupFull
 		}
 		// One invitation per person and group: asking again answers it.
 		var id int64
@@ -100,14 +87,14 @@ func (g *Graph) AddOrInvite(ctx context.Context, actor UserID, gid GroupID, user
 
 // GroupInvites returns the invitations waiting for uid's answer, oldest
 // first; never nil.
-func (g *Graph) GroupInvites(ctx context.Context, uid UserID) ([]GroupInvite, error) {
+func (g *Graph) GroupInvites(ctx context.Context, uid store.UserID) ([]store.GroupInvite, error) {
 	const op = "group invites"
 	rows, err := g.pool().query(ctx, inviteSelect+` WHERE i.to_id = ? ORDER BY i.id`, uid)
 	if err != nil {
 		return nil, unavailable(op, err)
 	}
 	defer rows.Close()
-	out := []GroupInvite{}
+	out := []store.GroupInvite{}
 	for rows.Next() {
 		iv, err := scanInvite(rows)
 		if err != nil {
@@ -126,11 +113,11 @@ func (g *Graph) GroupInvites(ctx context.Context, uid UserID) ([]GroupInvite, er
 // ErrGroupFull, which keeps the invitation for later; an invitee who is a
 // member already (added meanwhile) gets the membership they have, and the
 // invitation goes.
-func (g *Graph) AcceptInvite(ctx context.Context, uid UserID, id int64) (Member, Group, GroupInvite, error) {
+func (g *Graph) AcceptInvite(ctx context.Context, uid store.UserID, id int64) (store.Member, store.Group, store.GroupInvite, error) {
 	var (
-		m   Member
-		grp Group
-		iv  GroupInvite
+		m   store.Member
+		grp store.Group
+		iv  store.GroupInvite
 	)
 	err := g.inTx(ctx, "accept group invite", func(r runner) error {
 		var err error
@@ -151,14 +138,14 @@ func (g *Graph) AcceptInvite(ctx context.Context, uid UserID, id int64) (Member,
 		return err
 	})
 	if err != nil {
-		return Member{}, Group{}, GroupInvite{}, err
+		return store.Member{}, store.Group{}, store.GroupInvite{}, err
 	}
 	return m, grp, iv, nil
 }
 
 // DeclineInvite deletes invitation id, which must be uid's, and returns it.
-func (g *Graph) DeclineInvite(ctx context.Context, uid UserID, id int64) (GroupInvite, error) {
-	var iv GroupInvite
+func (g *Graph) DeclineInvite(ctx context.Context, uid store.UserID, id int64) (store.GroupInvite, error) {
+	var iv store.GroupInvite
 	err := g.inTx(ctx, "decline group invite", func(r runner) error {
 		var err error
 		iv, err = takeInvite(ctx, r, uid, id)
@@ -168,13 +155,13 @@ func (g *Graph) DeclineInvite(ctx context.Context, uid UserID, id int64) (GroupI
 }
 
 // takeInvite reads and deletes invitation id if it is uid's.
-func takeInvite(ctx context.Context, r runner, uid UserID, id int64) (GroupInvite, error) {
+func takeInvite(ctx context.Context, r runner, uid store.UserID, id int64) (store.GroupInvite, error) {
 	iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ? AND i.to_id = ?`, id, uid))
 	if err != nil {
-		return GroupInvite{}, notFound(err, ErrInviteNotFound)
+		return store.GroupInvite{}, notFound(err, store.ErrInviteNotFound)
 	}
 	if _, err := r.exec(ctx, `DELETE FROM group_invites WHERE id = ?`, id); err != nil {
-		return GroupInvite{}, err
+		return store.GroupInvite{}, err
 	}
 	return iv, nil
 }
