@@ -293,15 +293,33 @@ func (s *Server) startSession(r *http.Request, u store.UserID) error {
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return err
 	}
-	if prevUser > 0 && prevUser != u && prevDev != "" {
-		if err := s.endDevice(ctx, prevUser, prevDev, prevToken); err != nil {
-			return err
-		}
-	}
 	s.sm.Put(ctx, sessUser, int64(u))
 	s.sm.Put(ctx, sessDevice, dev)
 	s.sm.Put(ctx, sessSeen, time.Now().UnixMilli())
-	return s.plane.TrackSession(ctx, u, s.sm.Token(ctx), s.o.SessionLifetime)
+	err := s.trackLogin(ctx, u, dev, prevUser, prevDev, prevToken)
+	if err != nil {
+		// Not logged in half: scs would otherwise commit the renewed session
+		// with its user, untracked (log out everywhere could not end it).
+		s.sm.Destroy(ctx)
+	}
+	return err
+}
+
+// trackLogin ends what the browser's previous session leaves behind and
+// tracks the new one: another user's device goes as at log-out; the same
+// user's old token is no longer theirs.
+func (s *Server) trackLogin(ctx context.Context, u store.UserID, dev string, prevUser store.UserID, prevDev, prevToken string) error {
+	switch {
+	case prevUser > 0 && prevUser != u && prevDev != "":
+		if err := s.endDevice(ctx, prevUser, prevDev, prevToken); err != nil {
+			return err
+		}
+	case prevUser == u && prevToken != "":
+		if err := s.plane.UntrackSession(ctx, u, prevToken, dev); err != nil {
+			return err
+		}
+	}
+	return s.plane.TrackSession(ctx, u, s.sm.Token(ctx), dev, s.o.SessionLifetime)
 }
 
 func (s *Server) handleLogout() http.Handler {
@@ -331,7 +349,7 @@ func (s *Server) endDevice(ctx context.Context, u store.UserID, dev, token strin
 	if err := s.plane.UnregisterDevice(ctx, u, dev); err != nil {
 		return err
 	}
-	return s.plane.UntrackSession(ctx, u, token)
+	return s.plane.UntrackSession(ctx, u, token, dev)
 }
 
 // handleLogoutEverywhere ends every session of the user, on every node:

@@ -48,7 +48,7 @@ func loadScripts() *scripts {
 	s.revoke = mk("revoke", false)
 	s.rebuild = mk("rebuild", false)
 	s.gcra = mk("gcra", false)
-	s.track = mk("track", false)
+	s.track = mk("track", true)
 	// Also run without a plane (SessionStore), so a package value.
 	s.all = append(s.all, readSession)
 	s.srcs = append(s.srcs, sessionSrc)

@@ -9,17 +9,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// sessionsKey is the zset of a user's session tokens (→ log-in ms), so
-// that "log out everywhere" can find them and TrackSession can keep the
-// newest. Nodes before the cap wrote it as a set; track.lua converts it.
+// sessionsKey is the zset of a user's sessions, "<token>|<device>" → log-in
+// ms, so that "log out everywhere" can find them and TrackSession can keep
+// the newest. Nodes before the cap wrote a set of bare tokens; track.lua
+// converts it, and bare tokens are read as sessions of unknown devices.
 func (k keys) sessions(u UserID) string { return k.user("sessions", u) }
 
-// TrackSession records token as one of u's sessions for lifetime, and ends
-// the oldest beyond max (PlaneOptions.MaxDevices: a session per device):
-// their keys go and every node's session cache hears of it, so their next
-// request, a waiting poll too, answers 401.
-func (p *Plane) TrackSession(ctx context.Context, u UserID, token string, lifetime time.Duration) error {
-	v, err := p.run(ctx, p.s.track, []string{p.k.sessions(u)}, token, time.Now().UnixMilli(), lifetime.Milliseconds(), p.o.MaxDevices)
+// TrackSession records token, on device dev, as one of u's sessions for
+// lifetime, and ends the sessions beyond max (PlaneOptions.MaxDevices: a
+// session per device), least recently seen first: each goes with its
+// device, its key goes, and every node's session cache hears of it, so its
+// next request, a waiting poll too, answers 401.
+func (p *Plane) TrackSession(ctx context.Context, u UserID, token, dev string, lifetime time.Duration) error {
+	v, err := p.run(ctx, p.s.track, []string{p.k.sessions(u), p.k.devices(u)}, p.kp, userTag(u), token, dev,
+		lifetime.Milliseconds(), p.o.MaxDevices)
 	if err != nil {
 		return unavailable("track session", err)
 	}
@@ -37,9 +40,10 @@ func (p *Plane) TrackSession(ctx context.Context, u UserID, token string, lifeti
 	return p.announceGone(ctx, old)
 }
 
-// UntrackSession forgets one of u's sessions (log-out).
-func (p *Plane) UntrackSession(ctx context.Context, u UserID, token string) error {
-	err := p.rdb.ZRem(ctx, p.k.sessions(u), token).Err()
+// UntrackSession forgets u's session token on device dev (log-out, a
+// renewed token).
+func (p *Plane) UntrackSession(ctx context.Context, u UserID, token, dev string) error {
+	err := p.rdb.ZRem(ctx, p.k.sessions(u), token+"|"+dev, token).Err()
 	if isWrongType(err) { // still a set, from an older node
 		err = p.rdb.SRem(ctx, p.k.sessions(u), token).Err()
 	}
@@ -51,14 +55,17 @@ func (p *Plane) UntrackSession(ctx context.Context, u UserID, token string) erro
 
 // sessionTokens lists u's session tokens.
 func (p *Plane) sessionTokens(ctx context.Context, u UserID) ([]string, error) {
-	tokens, err := p.rdb.ZRange(ctx, p.k.sessions(u), 0, -1).Result()
+	members, err := p.rdb.ZRange(ctx, p.k.sessions(u), 0, -1).Result()
 	if isWrongType(err) {
-		tokens, err = p.rdb.SMembers(ctx, p.k.sessions(u)).Result()
+		members, err = p.rdb.SMembers(ctx, p.k.sessions(u)).Result()
 	}
 	if err != nil {
 		return nil, unavailable("list sessions", err)
 	}
-	return tokens, nil
+	for i, m := range members {
+		members[i], _, _ = strings.Cut(m, "|")
+	}
+	return members, nil
 }
 
 func isWrongType(err error) bool {

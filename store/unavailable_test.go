@@ -20,7 +20,7 @@ func TestCancelledCallIsNotUnavailable(t *testing.T) {
 	cancel()
 	for name, err := range map[string]error{
 		"script call": p.RegisterDevice(ctx, 1, "dev"),
-		"pipeline":    p.TrackSession(ctx, 1, "token", time.Hour),
+		"pipeline":    p.TrackSession(ctx, 1, "token", "dev", time.Hour),
 		"sql":         func() error { _, err := g.UserByID(ctx, 1); return err }(),
 	} {
 		if !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
