@@ -186,6 +186,11 @@ func (s *Server) signupAgain(r *http.Request, username, displayName, password st
 	if creds.DisplayName != displayName || time.Since(time.UnixMilli(creds.CreatedAt)) > signupRetryWindow {
 		return store.User{}, store.ErrUsernameTaken
 	}
+	// A password check like a log-in's, so under a log-in's limit on the
+	// username: a new account's password is not guessed through sign-ups.
+	if err := s.checkUserAuthRate(r, username, creds.ID); err != nil {
+		return store.User{}, err
+	}
 	ok, err := s.comparePassword(r.Context(), creds.PasswordHash, password)
 	if err != nil {
 		return store.User{}, err

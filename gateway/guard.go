@@ -92,10 +92,11 @@ func (s *Server) checkUserAuthRate(r *http.Request, username string, u store.Use
 // failure only means the next log-in is not exempt from the username limit.
 func (s *Server) rememberBrowser(w http.ResponseWriter, r *http.Request, u store.UserID) {
 	token := ""
-	if c, err := r.Cookie(knownCookie); err == nil {
-		if id, t, ok := strings.Cut(c.Value, "."); ok && id == strconv.FormatInt(int64(u), 10) && len(t) == 32 {
-			token = t
-		}
+	if s.knownBrowser(r, u) {
+		// Only a token Redis knows is kept: one planted in the browser by
+		// someone else (a cookie set over plain HTTP, say) is replaced.
+		c, _ := r.Cookie(knownCookie)
+		_, token, _ = strings.Cut(c.Value, ".")
 	}
 	if token == "" {
 		b := make([]byte, 16)

@@ -3,7 +3,10 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +147,48 @@ func TestSignupRetryGetsItsOwnAccount(t *testing.T) {
 		if r := e.newClient().do("POST", "/api/signup", b); r.Status != 409 || r.errorCode() != "username_taken" {
 			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
+	}
+}
+
+// A sign-up repeated to get a new account (within the retry window) checks
+// its password as a log-in does, so under the username's log-in limit:
+// a new account's password cannot be guessed through sign-ups.
+func TestSignupRetriesCountAsGuesses(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{RateAuthUser: 2, TrustedProxies: loopbackProxy}})
+	e.signup("alice")
+	codes := map[int]int{}
+	for i := range 5 {
+		r := e.newClient().doFull(context.Background(), "POST", "/api/signup",
+			map[string]any{"username": "alice", "password": fmt.Sprint("guess number ", i), "display_name": "Alice"},
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)})
+		codes[r.Status]++
+	}
+	if codes[409] != 2 || codes[429] != 3 {
+		t.Fatalf("5 sign-up guesses: %v, want 2 × 409 then 3 × 429", codes)
+	}
+}
+
+// A known-browser mark that Redis does not know (planted in the browser by
+// someone else) is not adopted at log-in: a new one is made.
+func TestPlantedKnownBrowserTokenIsReplaced(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	alice := e.signup("alice")
+	c := e.newClient()
+	u, _ := url.Parse(e.http.URL + "/api/login")
+	planted := fmt.Sprintf("%d.%s", alice.User.ID, strings.Repeat("ab", 16))
+	c.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "webchat_known", Value: planted, Path: "/api/login"}})
+	r := c.mustDo("POST", "/api/login", map[string]any{"username": "alice", "password": "password-alice"}, 200, nil)
+	var got string
+	for _, sc := range r.Header.Values("Set-Cookie") {
+		if v, ok := strings.CutPrefix(sc, "webchat_known="); ok {
+			got, _, _ = strings.Cut(v, ";")
+		}
+	}
+	if got == "" || got == planted {
+		t.Fatalf("known-browser cookie after log-in %q (planted %q)", got, planted)
+	}
+	key := fmt.Sprintf("%sknown:{u:%d}", e.prefix, alice.User.ID)
+	if _, err := e.rdb.ZScore(context.Background(), key, strings.Repeat("ab", 16)).Result(); err == nil {
+		t.Fatal("the planted token was remembered")
 	}
 }

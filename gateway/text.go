@@ -7,15 +7,16 @@ import "unicode"
 type textFlaws struct {
 	visible  bool // something that draws: not only white space and invisible characters
 	control  bool // a C0 or C1 control character (newlines and tabs aside where allowed), or DEL
-	override bool // a bidi embedding or override (U+202A–U+202E), which reverses the text after it
+	override bool // a bidi override (U+202D, U+202E), which reverses the text after it
 }
 
 // scanText reads s once. Invisible are white space, format characters
 // (zero-width spaces and joiners, bidi marks, the BOM, tags), variation
 // selectors and the fillers that draw nothing (Hangul fillers, the blank
 // Braille pattern): a name or message of only those looks empty. Bidi
-// isolates (U+2066–U+2069) and marks are allowed: right-to-left text uses
-// them, and the page shows every text in its own direction.
+// isolates (U+2066–U+2069), embeddings (U+202A–U+202C) and marks are
+// allowed: right-to-left text uses them, and the page shows every text in
+// its own direction; only the overrides, which show text in reverse, are not.
 func scanText(s string, multiline bool) textFlaws {
 	var f textFlaws
 	for _, r := range s {
@@ -26,8 +27,11 @@ func scanText(s string, multiline bool) textFlaws {
 			}
 		case r >= 0x80 && r <= 0x9f:
 			f.control = true
-		case r >= 0x202a && r <= 0x202e:
+		case r == 0x202d || r == 0x202e:
 			f.override = true
+		case r >= 0x202a && r <= 0x202c:
+			// Embeddings and their pop: right-to-left text copied from word
+			// processors carries them; they reorder nothing by themselves.
 		case r < 0x80:
 			f.visible = f.visible || r != ' '
 		case unicode.IsSpace(r), unicode.Is(unicode.Cf, r), invisible(r):
