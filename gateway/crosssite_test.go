@@ -75,3 +75,24 @@ func TestForwardedRequestFromAnUntrustedPeerIsWarnedOf(t *testing.T) {
 		t.Fatalf("a trusted proxy was warned of:\n%s", logs2.String())
 	}
 }
+
+// A draining node closes, unanswered, only the requests of a trusted proxy
+// that says it retries them; everyone else gets the JSON 503 draining.
+func TestDrainingClosesOnlyForAProxyThatRetries(t *testing.T) {
+	e := newEnv(t, envOpts{gateway: gateway.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	alice := e.signup("alice")
+	e.srv.Drain(context.Background())
+	for name, h := range map[string]map[string]string{
+		"a direct client":             nil,
+		"a proxy that does not retry": {"X-Forwarded-For": "203.0.113.5"},
+	} {
+		r := alice.doFull(context.Background(), "GET", "/api/me", nil, h)
+		if r.Status != 503 || r.errorCode() != "draining" || r.Header.Get("Retry-After") != "0" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	r := alice.doFull(context.Background(), "GET", "/api/me", nil, map[string]string{"X-Forwarded-For": "203.0.113.5", "X-Webchat-Retries-Closed": "1"})
+	if r.Status != -1 {
+		t.Fatalf("a proxy that retries closed connections was answered %d %s", r.Status, r.Body)
+	}
+}

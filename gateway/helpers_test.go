@@ -125,7 +125,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
 	srv := gateway.NewServer(logger, graph, plane, sessions, static, o.gateway)
-	t.Cleanup(func() { srv.Close() }) // after the HTTP server (cleanups run last first)
+	t.Cleanup(func() { srv.Close(context.Background()) }) // after the HTTP server (cleanups run last first)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
@@ -145,7 +145,7 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, e.rdb, e.prefix, o.pollWait)
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
-	e.t.Cleanup(func() { srv.Close() })
+	e.t.Cleanup(func() { srv.Close(context.Background()) })
 	hs := httptest.NewServer(srv)
 	e.t.Cleanup(hs.Close)
 	n := *e

@@ -97,6 +97,10 @@ func (s *Server) handleAnswerInvite(accept bool) http.Handler {
 // before one group_updated goes to its members.
 const groupNewsWindow = time.Second
 
+// groupNewsBound bounds one window's fan-out (its SQL reads and delivery),
+// so that a dependency that hangs cannot hold a node's shutdown.
+const groupNewsBound = 10 * time.Second
+
 // groupNews tells the members of g, once per groupNewsWindow whatever the
 // number of joins and leaves in it, of the group's state (its member
 // count): one event per member per change would be members² events to
@@ -117,6 +121,8 @@ func (s *Server) groupNews(r *http.Request, g store.GroupID) {
 	s.newsWG.Add(1)
 	time.AfterFunc(groupNewsWindow, func() {
 		defer s.newsWG.Done()
+		ctx, cancel := context.WithTimeout(ctx, groupNewsBound)
+		defer cancel()
 		grp, err := s.graph.GroupByID(ctx, g)
 		if err != nil {
 			return // gone: group_left told everyone

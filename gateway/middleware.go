@@ -71,16 +71,22 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 // drainGate answers new requests 503 draining while the node shuts down;
 // Retry-After 0 tells clients to retry at once, on another node.
 //
-// A request that came through a trusted proxy gets no answer at all: the
-// connection is closed. A balancer takes that as a failed node, retries the
-// request on another (this node did nothing) and leaves this one out, while
-// a 503 it must pass on as it is, since a 503 of a node that is fine (a
-// route whose SQL is down) must neither take the node out of rotation nor
-// be retried elsewhere (deploy/nginx.conf).
+// A request from a trusted proxy that says it retries a connection closed
+// unanswered (retriesClosedHeader; deploy/nginx.conf sets it) gets no
+// answer at all: the connection is closed. The balancer takes that as a
+// failed node, retries the request on another (this node did nothing) and
+// leaves this one out, while a 503 it must pass on as it is, since a 503 of
+// a node that is fine (a route whose SQL is down) must neither take the
+// node out of rotation nor be retried elsewhere. Other balancers, which
+// would answer a closed connection with a page of their own, get the 503.
+// retriesClosedHeader is the header by which a trusted proxy says that it
+// retries, on another node, a request whose connection closes unanswered.
+const retriesClosedHeader = "X-Webchat-Retries-Closed"
+
 func (s *Server) drainGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" && r.URL.Path != "/readyz" {
-			if _, viaProxy := s.peer(r); viaProxy && r.Header.Get("X-Forwarded-For") != "" {
+			if _, viaProxy := s.peer(r); viaProxy && r.Header.Get(retriesClosedHeader) == "1" {
 				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 					conn.Close()
 					return

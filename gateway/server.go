@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -189,11 +190,18 @@ func (s *Server) Drain(ctx context.Context) {
 	}
 }
 
-// Close waits for the group news this node has still to send (at most
-// groupNewsWindow); call it after the HTTP server has stopped.
-func (s *Server) Close() error {
-	s.newsWG.Wait()
-	return nil
+// Close waits for the group news this node has still to send (each at
+// most groupNewsWindow and groupNewsBound away), or until ctx ends; call it
+// after the HTTP server has stopped.
+func (s *Server) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.newsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("group news still to send: %w", ctx.Err())
+	}
 }
 
 // WaitingPolls returns the number of polls waiting on this node.

@@ -167,10 +167,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case <-time.After(cfg.DrainWindow):
 	case <-stopCtx.Done():
 	}
-	if err := httpSrv.Shutdown(stopCtx); err != nil {
+	err = httpSrv.Shutdown(stopCtx)
+	if cerr := srv.Close(stopCtx); cerr != nil {
+		logger.Warn("stopping", "err", cerr)
+	}
+	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
-	srv.Close()
 	logger.Info("stopped")
 	return nil
 }
