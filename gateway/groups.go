@@ -187,6 +187,7 @@ func (s *Server) handleRemoveMember() http.Handler {
 			return
 		}
 		s.publish(r, "group_left", "group", res.Group, target)
+		s.cancelled(r, res.Cancelled)
 		if !res.Deleted {
 			s.groupNews(r, gid)
 		}

@@ -93,6 +93,34 @@ func (s *Server) handleAnswerInvite(accept bool) http.Handler {
 	})
 }
 
+// handleCancelInvite withdraws an invitation, on behalf of whoever made it
+// or an owner or admin of its group; the invitee's devices are told.
+func (s *Server) handleCancelInvite() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		me := currentSession(r.Context())
+		id, ok := pathID(r, "id")
+		if !ok {
+			s.writeError(w, r, store.ErrInviteNotFound)
+			return
+		}
+		iv, err := s.graph.CancelInvite(r.Context(), me.user, id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.publish(r, "group_invite_cancelled", "invite", iv, iv.To.ID)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// cancelled tells the invitees of a deleted group that their invitations
+// went with it.
+func (s *Server) cancelled(r *http.Request, invites []store.GroupInvite) {
+	for _, iv := range invites {
+		s.publish(r, "group_invite_cancelled", "invite", iv, iv.To.ID)
+	}
+}
+
 // groupNewsWindow is how long member-count news of one group is gathered
 // before one group_updated goes to its members.
 const groupNewsWindow = time.Second

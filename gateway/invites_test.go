@@ -157,3 +157,38 @@ func TestGroupSendsAreLimitedByFanout(t *testing.T) {
 	}
 	owner.mustDo("POST", "/api/messages", map[string]any{"to": friend.User.ID, "type": "single", "body": "direct is fine"}, 201, nil)
 }
+
+// An invitation can be withdrawn by whoever made it (or an owner or admin),
+// and goes with its group; either way the invitee hears of it and can no
+// longer accept it. Someone else cannot withdraw it.
+func TestInvitationsCanBeWithdrawn(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	owner, u, v, stranger := e.signup("owner"), e.signup("uuu"), e.signup("vvv"), e.signup("stranger")
+	var g struct{ Group store.Group }
+	owner.mustDo("POST", "/api/groups", map[string]any{"name": "club"}, 201, &g)
+	invite := func(who string) int64 {
+		var iv struct{ Invite store.GroupInvite }
+		owner.mustDo("POST", fmt.Sprintf("/api/groups/%d/members", g.Group.ID), map[string]any{"username": who}, 202, &iv)
+		return iv.Invite.ID
+	}
+	iu, iv := invite("uuu"), invite("vvv")
+	u.drain()
+	v.drain()
+	if r := stranger.do("DELETE", fmt.Sprintf("/api/group-invites/%d", iu), nil); r.Status != 404 {
+		t.Fatalf("a stranger withdraws: %d %s", r.Status, r.Body)
+	}
+	owner.mustDo("DELETE", fmt.Sprintf("/api/group-invites/%d", iu), nil, 204, nil)
+	got := u.eventsUntil(t, 5*time.Second, func(ev event) bool { return ev.Type == "group_invite_cancelled" })
+	if ev := got[len(got)-1]; ev.Invite == nil || ev.Invite.ID != iu {
+		t.Fatalf("u's event %+v", ev)
+	}
+	if r := u.do("POST", fmt.Sprintf("/api/group-invites/%d/accept", iu), nil); r.Status != 404 {
+		t.Fatalf("accepting a withdrawn invitation: %d", r.Status)
+	}
+	// The owner, alone in it, leaves: the group and v's invitation go.
+	owner.mustDo("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.Group.ID, owner.User.ID), nil, 204, nil)
+	got = v.eventsUntil(t, 5*time.Second, func(ev event) bool { return ev.Type == "group_invite_cancelled" })
+	if ev := got[len(got)-1]; ev.Invite == nil || ev.Invite.ID != iv {
+		t.Fatalf("v's event %+v", ev)
+	}
+}

@@ -43,6 +43,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed.Handle("/groups/{id}/members", s.handleAddMember()).Methods(http.MethodPost)
 	authed.Handle("/group-invites/{id}/accept", s.handleAnswerInvite(true)).Methods(http.MethodPost)
 	authed.Handle("/group-invites/{id}/decline", s.handleAnswerInvite(false)).Methods(http.MethodPost)
+	authed.Handle("/group-invites/{id}", s.handleCancelInvite()).Methods(http.MethodDelete)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleSetRole()).Methods(http.MethodPatch)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleRemoveMember()).Methods(http.MethodDelete)
 	send := s.handleSend()

@@ -330,3 +330,24 @@ func TestBrowserInviteGone(t *testing.T) {
 		t.Errorf("the deleted group is listed")
 	}
 }
+
+// An invitation withdrawn by the one who made it leaves the invitee's page
+// at once.
+func TestBrowserInviteWithdrawn(t *testing.T) {
+	srv := startServer(t)
+	br := startBrowser(t)
+	a := srv.apiSignup(t, "alice", "Alice")
+	srv.apiSignup(t, "bob", "Bob")
+	g := a.createGroup("Book club")
+	var iv struct {
+		Invite struct {
+			ID int64 `json:"id"`
+		} `json:"invite"`
+	}
+	a.call("POST", fmt.Sprintf("/api/groups/%d/members", g.ID), map[string]any{"username": "bob"}, &iv, http.StatusAccepted)
+	bob := newPerson(t, br, srv, "bob")
+	bob.login("bob")
+	bob.wait(uiSettle, "the invitation", `!!document.querySelector(__t.tid('invite-item'))`)
+	a.call("DELETE", fmt.Sprintf("/api/group-invites/%d", iv.Invite.ID), nil, nil, http.StatusNoContent)
+	bob.wait(uiSettle, "the invitation gone", `!document.querySelector(__t.tid('invite-item'))`)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"webchat/store"
 )
@@ -14,6 +15,18 @@ const inviteSelect = `SELECT i.id, i.created_at, ` + groupCols + `,
 	JOIN chat_groups g ON g.id = i.group_id
 	JOIN users f ON f.id = i.from_id
 	JOIN users t ON t.id = i.to_id`
+
+// InviteLifetime is how long an invitation can be accepted.
+const InviteLifetime = 30 * 24 * time.Hour
+
+// inviteLive is the condition on inviteSelect's rows of an invitation that
+// can still be accepted: not older than InviteLifetime, and whoever made it
+// still an owner or admin of the group (an admin who is demoted or leaves
+// takes their invitations' authority along).
+const inviteLive = ` i.created_at > ? AND EXISTS (SELECT 1 FROM group_members a
+	WHERE a.group_id = i.group_id AND a.user_id = i.from_id AND a.role IN ('owner', 'admin'))`
+
+func liveSince() int64 { return time.Now().Add(-InviteLifetime).UnixMilli() }
 
 func scanInvite(s rowScanner) (store.GroupInvite, error) {
 	var iv store.GroupInvite
@@ -62,7 +75,8 @@ func (g *Graph) AddOrInvite(ctx context.Context, actor store.UserID, gid store.G
 		if res.Group.MemberCount >= res.Group.MaxMembers {
 			return store.ErrGroupFull
 		}
-		// One invitation per person and group: asking again answers it.
+		// One invitation per person and group: asking again answers it, and
+		// one that can no longer be accepted is made anew, as actor's.
 		var id int64
 		switch err := r.row(ctx, `SELECT id FROM group_invites WHERE group_id = ? AND to_id = ?`, gid, u.ID).Scan(&id); {
 		case errors.Is(err, sql.ErrNoRows):
@@ -74,6 +88,17 @@ func (g *Graph) AddOrInvite(ctx context.Context, actor store.UserID, gid store.G
 			res.Created = true
 		case err != nil:
 			return err
+		default:
+			var live bool
+			if err := r.row(ctx, `SELECT COUNT(*) > 0 FROM group_invites i WHERE i.id = ? AND`+inviteLive, id, liveSince()).Scan(&live); err != nil {
+				return err
+			}
+			if !live {
+				if _, err := r.exec(ctx, `UPDATE group_invites SET from_id = ?, created_at = ? WHERE id = ?`, actor, nowMS(), id); err != nil {
+					return err
+				}
+				res.Created = true
+			}
 		}
 		iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ?`, id))
 		res.Invite = &iv
@@ -89,7 +114,7 @@ func (g *Graph) AddOrInvite(ctx context.Context, actor store.UserID, gid store.G
 // first; never nil.
 func (g *Graph) GroupInvites(ctx context.Context, uid store.UserID) ([]store.GroupInvite, error) {
 	const op = "group invites"
-	rows, err := g.pool().query(ctx, inviteSelect+` WHERE i.to_id = ? ORDER BY i.id`, uid)
+	rows, err := g.pool().query(ctx, inviteSelect+` WHERE i.to_id = ? AND`+inviteLive+` ORDER BY i.id`, uid, liveSince())
 	if err != nil {
 		return nil, unavailable(op, err)
 	}
@@ -121,7 +146,7 @@ func (g *Graph) AcceptInvite(ctx context.Context, uid store.UserID, id int64) (s
 	)
 	err := g.inTx(ctx, "accept group invite", func(r runner) error {
 		var err error
-		if iv, err = takeInvite(ctx, r, uid, id); err != nil {
+		if iv, err = takeInvite(ctx, r, id, ` AND i.to_id = ? AND`+inviteLive, uid, liveSince()); err != nil {
 			return err
 		}
 		// The group's row lock, as for any change of its members.
@@ -148,15 +173,48 @@ func (g *Graph) DeclineInvite(ctx context.Context, uid store.UserID, id int64) (
 	var iv store.GroupInvite
 	err := g.inTx(ctx, "decline group invite", func(r runner) error {
 		var err error
-		iv, err = takeInvite(ctx, r, uid, id)
+		iv, err = takeInvite(ctx, r, id, ` AND i.to_id = ?`, uid)
 		return err
 	})
 	return iv, err
 }
 
-// takeInvite reads and deletes invitation id if it is uid's.
-func takeInvite(ctx context.Context, r runner, uid store.UserID, id int64) (store.GroupInvite, error) {
-	iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ? AND i.to_id = ?`, id, uid))
+// CancelInvite withdraws invitation id on behalf of actor, who made it or
+// is an owner or admin of its group, and returns it. Anyone else, and an
+// invitation that does not exist, is ErrInviteNotFound.
+func (g *Graph) CancelInvite(ctx context.Context, actor store.UserID, id int64) (store.GroupInvite, error) {
+	var iv store.GroupInvite
+	err := g.inTx(ctx, "cancel group invite", func(r runner) error {
+		var err error
+		iv, err = takeInvite(ctx, r, id, ` AND (i.from_id = ? OR EXISTS (SELECT 1 FROM group_members a
+			WHERE a.group_id = i.group_id AND a.user_id = ? AND a.role IN ('owner', 'admin')))`, actor, actor)
+		return err
+	})
+	return iv, err
+}
+
+// invitationsOf lists the invitations to group gid, whatever their state.
+func invitationsOf(ctx context.Context, r runner, gid store.GroupID) ([]store.GroupInvite, error) {
+	rows, err := r.query(ctx, inviteSelect+` WHERE i.group_id = ? ORDER BY i.id`, gid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.GroupInvite
+	for rows.Next() {
+		iv, err := scanInvite(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, iv)
+	}
+	return out, rows.Err()
+}
+
+// takeInvite reads and deletes invitation id if it meets cond (which
+// follows "WHERE i.id = ?", with its args).
+func takeInvite(ctx context.Context, r runner, id int64, cond string, args ...any) (store.GroupInvite, error) {
+	iv, err := scanInvite(r.row(ctx, inviteSelect+` WHERE i.id = ?`+cond, append([]any{id}, args...)...))
 	if err != nil {
 		return store.GroupInvite{}, notFound(err, store.ErrInviteNotFound)
 	}

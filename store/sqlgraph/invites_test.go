@@ -95,3 +95,76 @@ func TestAcceptIntoAFullGroupKeepsTheInvitation(t *testing.T) {
 		}
 	})
 }
+
+// An invitation lives only while it means something: a member added
+// another way has none left (else, once removed, they could accept their
+// way back in); an admin who is demoted takes their invitations' authority
+// along; the one who invited, or an owner, withdraws it; a deleted group
+// says which invitations went with it.
+func TestInvitationsDieWithTheirAuthority(t *testing.T) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
+		ctx := t.Context()
+		owner, admin, u, v, w := mkUser(t, g, "owner"), mkUser(t, g, "admin"), mkUser(t, g, "uuu"), mkUser(t, g, "vvv"), mkUser(t, g, "www")
+		befriend(t, g, owner, admin)
+		befriend(t, g, owner, u)
+		grp, err := g.CreateGroup(ctx, owner.ID, "g", "", 10)
+		checkErr(t, "create group", err, nil)
+		_, err = g.AddOrInvite(ctx, owner.ID, grp.ID, "admin")
+		checkErr(t, "add admin", err, nil)
+		_, _, err = g.SetRole(ctx, owner.ID, grp.ID, admin.ID, store.RoleAdmin)
+		checkErr(t, "make admin", err, nil)
+
+		// u: invited by the admin, then added by the owner, then removed.
+		iu, err := g.AddOrInvite(ctx, admin.ID, grp.ID, "uuu")
+		checkErr(t, "admin invites u", err, nil)
+		_, err = g.AddOrInvite(ctx, owner.ID, grp.ID, "uuu")
+		checkErr(t, "owner adds u", err, nil)
+		_, err = g.RemoveMember(ctx, owner.ID, grp.ID, u.ID)
+		checkErr(t, "owner removes u", err, nil)
+		_, _, _, err = g.AcceptInvite(ctx, u.ID, iu.Invite.ID)
+		checkErr(t, "u accepts the old invitation after the removal", err, store.ErrInviteNotFound)
+
+		// v: invited by the admin, who is then demoted.
+		iv, err := g.AddOrInvite(ctx, admin.ID, grp.ID, "vvv")
+		checkErr(t, "admin invites v", err, nil)
+		_, _, err = g.SetRole(ctx, owner.ID, grp.ID, admin.ID, store.RoleMember)
+		checkErr(t, "demote the admin", err, nil)
+		if got, _ := g.GroupInvites(ctx, v.ID); len(got) != 0 {
+			t.Fatalf("v still sees the demoted admin's invitation: %+v", got)
+		}
+		_, _, _, err = g.AcceptInvite(ctx, v.ID, iv.Invite.ID)
+		checkErr(t, "v accepts the demoted admin's invitation", err, store.ErrInviteNotFound)
+		again, err := g.AddOrInvite(ctx, owner.ID, grp.ID, "vvv")
+		checkErr(t, "the owner invites v again", err, nil)
+		if !again.Created || again.Invite.From.ID != owner.ID {
+			t.Fatalf("the renewed invitation: %+v", again)
+		}
+		got, _ := g.GroupInvites(ctx, v.ID)
+		if len(got) != 1 || got[0].From.ID != owner.ID {
+			t.Fatalf("v's invitations after the renewal: %+v", got)
+		}
+
+		// w: invited, withdrawn by someone else (refused), then by the owner.
+		iw, err := g.AddOrInvite(ctx, owner.ID, grp.ID, "www")
+		checkErr(t, "invite w", err, nil)
+		_, err = g.CancelInvite(ctx, admin.ID, iw.Invite.ID) // a plain member now
+		checkErr(t, "a plain member withdraws", err, store.ErrInviteNotFound)
+		cancelled, err := g.CancelInvite(ctx, owner.ID, iw.Invite.ID)
+		checkErr(t, "the owner withdraws", err, nil)
+		if cancelled.To.ID != w.ID {
+			t.Fatalf("withdrew %+v", cancelled)
+		}
+		if got, _ := g.GroupInvites(ctx, w.ID); len(got) != 0 {
+			t.Fatalf("w's invitations after the withdrawal: %+v", got)
+		}
+
+		// The group goes: v's invitation with it, and the result says so.
+		_, err = g.RemoveMember(ctx, owner.ID, grp.ID, admin.ID)
+		checkErr(t, "remove the former admin", err, nil)
+		res, err := g.RemoveMember(ctx, owner.ID, grp.ID, owner.ID)
+		checkErr(t, "the last member leaves", err, nil)
+		if !res.Deleted || len(res.Cancelled) != 1 || res.Cancelled[0].To.ID != v.ID {
+			t.Fatalf("deleting the group: %+v", res)
+		}
+	})
+}

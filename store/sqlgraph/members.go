@@ -17,6 +17,8 @@ type RemoveResult struct {
 	Removed store.User
 	// Deleted reports that the last member left and the group is gone.
 	Deleted bool
+	// Cancelled are the invitations that went with a deleted group.
+	Cancelled []store.GroupInvite
 }
 
 // AddMember adds the user named username (any case) to group gid as a
@@ -85,6 +87,11 @@ func addMember(ctx context.Context, r runner, gid store.GroupID, u store.User) (
 		if r.d.isUniqueViolation(err) {
 			return store.Member{}, store.Group{}, store.ErrAlreadyMember
 		}
+		return store.Member{}, store.Group{}, err
+	}
+	// A member needs no invitation: one still pending would let them back
+	// in after a removal.
+	if _, err := r.exec(ctx, `DELETE FROM group_invites WHERE group_id = ? AND to_id = ?`, gid, u.ID); err != nil {
 		return store.Member{}, store.Group{}, err
 	}
 	grp.MemberCount++
@@ -168,6 +175,11 @@ func (g *Graph) RemoveMember(ctx context.Context, actor store.UserID, gid store.
 		if target == actor {
 			if grp.MemberCount <= 1 {
 				// The last one out: nobody could ever join again.
+				// Its invitations go with it (ON DELETE CASCADE): say to whom.
+				invitees, err := invitationsOf(ctx, r, gid)
+				if err != nil {
+					return err
+				}
 				if _, err := r.exec(ctx, `DELETE FROM group_members WHERE group_id = ?`, gid); err != nil {
 					return err
 				}
@@ -175,7 +187,7 @@ func (g *Graph) RemoveMember(ctx context.Context, actor store.UserID, gid store.
 					return err
 				}
 				grp.MemberCount = 0
-				res = RemoveResult{Group: grp, Removed: a.User, Deleted: true}
+				res = RemoveResult{Group: grp, Removed: a.User, Deleted: true, Cancelled: invitees}
 				return nil
 			}
 			if a.Role == store.RoleOwner {

@@ -95,6 +95,11 @@ function applyEvent(ev, live) {
       changed();
       break;
     }
+    case 'group_invite_cancelled':
+      // Withdrawn by whoever made it, or gone with its group.
+      if (ev.invite) S.invites.delete(ev.invite.id);
+      changed();
+      break;
     case 'group_joined':
     case 'group_updated':
       // A group joined (here, or by accepting on another device) takes its
