@@ -163,10 +163,9 @@ func TestUnreadCountsEachMessageOnce(t *testing.T) {
 		{1, 1}, {1, 1}, // a repeat of the newest
 		{3, 2}, {2, 3}, // out of order: 2 after 3 is new
 		{2, 3}, {3, 3}, {1, 3}, // repeats below the newest
-		{1500, 4}, {3, 4}, // a jump past the ring; 3 is counted, and far below
-		{1499, 5}, {1499, 5},
+		{1500, 4}, {1499, 5}, {1499, 5}, // a jump; just below, new, then a repeat
 		{1460, 6}, {1460, 6}, // 40 below the newest: within the ring, new, then a repeat
-		{1451, 6}, // 49 below: past the ring, taken as a repeat
+		{5700, 7}, {1500, 8}, // more than a ring (4,096) below the newest: nothing tells, counted
 	}
 	for _, s := range steps {
 		deliver(s.seq)
@@ -174,17 +173,20 @@ func TestUnreadCountsEachMessageOnce(t *testing.T) {
 			t.Fatalf("after seq %d: unread %d, want %d", s.seq, got, s.want)
 		}
 	}
-	// A read is capped at the conversation's last seq: say there are 1,501.
-	if err := rdb.Set(ctx, p.Options().Prefix+"seq:{c:"+conv+"}", 1501, 0).Err(); err != nil {
+	// A read is capped at the conversation's last seq: say there are 5,701.
+	if err := rdb.Set(ctx, p.Options().Prefix+"seq:{c:"+conv+"}", 5701, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.MarkRead(ctx, 2, "", store.DirectConv(1, 2), 1500); err != nil {
+	if _, err := p.MarkRead(ctx, 2, "", store.DirectConv(1, 2), 5700); err != nil {
 		t.Fatal(err)
 	}
-	deliver(1500)
-	deliver(1501)
+	if n, _ := rdb.Exists(ctx, p.Options().Prefix+"seen:{u:2}:"+conv).Result(); n != 0 {
+		t.Fatal("the read left the counted-seqs ring behind")
+	}
+	deliver(5700)
+	deliver(5701)
 	if got := unread(); got != 1 {
-		t.Fatalf("after reading up to 1500 and a repeat of it and a new 1501: unread %d, want 1", got)
+		t.Fatalf("after reading up to 5700 and a repeat of it and a new 5701: unread %d, want 1", got)
 	}
 }
 

@@ -112,51 +112,36 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
 end
 
 -- UNREAD_RING is how many seqs up to a conversation's newest counted
--- message count_unread remembers as counted: a bit each, kept as a number
--- in the hash field <conv>:seen (a short field, so the hash stays compact).
--- On a single Redis a message is stored and delivered in one script, in
--- seq order; only a pipelined delivery (a Redis Cluster, a group above 512)
--- can arrive out of order, by as many sends as overlap, far fewer than 48.
-local UNREAD_RING = 48
+-- message count_unread remembers as counted, a bit each in the user's
+-- string seen:{u:<id>}:<conv> (SETBIT, seq modulo the ring; 512 bytes).
+local UNREAD_RING = 4096
 
-local function ring_bit(v, seq)
-  local m = 2 ^ (seq % UNREAD_RING)
-  return math.floor(v / m) % 2 == 1, m
-end
-
--- count_unread counts message seq of conv as unread in hash unread, once:
+-- count_unread counts message seq of conv as unread for user tag ut, once:
 -- not if the user has read up to it, and not again when it is delivered a
 -- second time (a retry that overlapped the first attempt, a delivery
--- script cut short and done again). <conv>:last keeps the highest seq
--- counted and <conv>:seen which of the UNREAD_RING seqs up to it were. A
--- seq below last may still be new (out of order); one more than
--- UNREAD_RING below it is taken as counted, since only a repeat arrives
--- that late.
-local function count_unread(unread, conv, seq)
-  local f = redis.call('HMGET', unread, conv .. ':read', conv .. ':last', conv .. ':seen')
-  if seq <= tonumber(f[1] or '0') then return end
-  local last = tonumber(f[2] or '0')
-  if seq <= last - UNREAD_RING then return end
-  local v = tonumber(f[3] or '0') or 0
+-- script cut short and done again). <conv>:last in the unread hash keeps
+-- the highest seq counted, the seen bitmap which seqs of the ring up to it
+-- were. A seq below last may still be new (a pipelined delivery arriving
+-- out of order, the rest of a delivery a retry finishes later): within the
+-- ring its bit tells; further back nothing tells, and it is counted, since
+-- a first delivery finishing that late is likelier than a repeat.
+local function count_unread(kp, ut, conv, seq)
+  local unread = kp .. 'unread:' .. ut
+  local seen = kp .. 'seen:' .. ut .. ':' .. conv
+  local rl = redis.call('HMGET', unread, conv .. ':read', conv .. ':last')
+  if seq <= tonumber(rl[1] or '0') then return end
+  local last = tonumber(rl[2] or '0')
   if seq > last then
     if seq - last >= UNREAD_RING then
-      v = 0
+      redis.call('DEL', seen)
     else
-      -- The slots of last+1 .. seq still hold seqs a ring's length older.
-      for s = last + 1, seq do
-        local on, m = ring_bit(v, s)
-        if on then v = v - m end
-      end
+      -- The slots of last+1 .. seq-1 still hold seqs a ring's length older.
+      for s = last + 1, seq - 1 do redis.call('SETBIT', seen, s % UNREAD_RING, 0) end
     end
-  elseif ring_bit(v, seq) then
-    return
-  end
-  local _, m = ring_bit(v, seq)
-  v = string.format('%d', v + m)
-  if seq > last then
-    redis.call('HSET', unread, conv .. ':seen', v, conv .. ':last', seq)
-  else
-    redis.call('HSET', unread, conv .. ':seen', v)
+    redis.call('SETBIT', seen, seq % UNREAD_RING, 1)
+    redis.call('HSET', unread, conv .. ':last', seq)
+  elseif seq > last - UNREAD_RING then
+    if redis.call('SETBIT', seen, seq % UNREAD_RING, 1) == 1 then return end
   end
   redis.call('HINCRBY', unread, conv, 1)
 end

@@ -7,7 +7,10 @@ local conv, seq = ARGV[5], tonumber(ARGV[6])
 local read = tonumber(redis.call('HGET', KEYS[3], conv .. ':read') or '0')
 if seq > read then redis.call('HSET', KEYS[3], conv .. ':read', seq) end
 local last = tonumber(redis.call('HGET', KEYS[3], conv .. ':last') or '0')
-if seq >= last then redis.call('HDEL', KEYS[3], conv, conv .. ':seen') end
+if seq >= last then
+  redis.call('HDEL', KEYS[3], conv)
+  redis.call('DEL', ARGV[1] .. 'seen:' .. ARGV[2] .. ':' .. conv) -- count_unread's ring
+end
 local now = now_ms()
 push(ARGV[1], ARGV[2], KEYS[1], KEYS[2], ARGV[3], ARGV[4], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
 return tonumber(redis.call('HGET', KEYS[3], conv) or '0')

@@ -83,7 +83,7 @@ for _, r in ipairs(members) do
   local skip = ''
   if r == from then skip = ARGV[12] end
   push(kp, ut, kp .. 'evid:' .. ut, kp .. 'devices:' .. ut, payload, skip, now, ttl, cap)
-  if r ~= from then count_unread(kp .. 'unread:' .. ut, conv, seq) end
+  if r ~= from then count_unread(kp, ut, conv, seq) end
 end
 if cid ~= '' then redis.call('HDEL', KEYS[4], 'msg') end
 return {'new', msg, '1', {}, {}, '', #members}
