@@ -34,6 +34,9 @@ type setRoleRequest struct {
 	Role *string `json:"role"`
 }
 
+// maxGroupMembers is the most members a group may allow (max_members).
+const maxGroupMembers = 2000
+
 func (s *Server) handleCreateGroup() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := currentSession(r.Context())
@@ -62,7 +65,7 @@ func (s *Server) handleCreateGroup() http.Handler {
 		if req.MaxMembers != nil {
 			maxMembers = *req.MaxMembers
 		}
-		if maxMembers < 2 || maxMembers > 2000 {
+		if maxMembers < 2 || maxMembers > maxGroupMembers {
 			s.writeError(w, r, badRequest("invalid_field", "Max members must be from 2 to 2000"))
 			return
 		}

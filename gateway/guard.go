@@ -111,31 +111,59 @@ func (s *Server) rememberBrowser(w http.ResponseWriter, r *http.Request, u store
 		MaxAge: int(knownLifetime / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.o.CookieSecure || s.viaHTTPS(r)})
 }
 
-// allowIfPaid refuses a request while the limit is in debt (store.Plane's
-// AllowIfPaid), with 429 and the seconds until it is paid off.
-func (s *Server) allowIfPaid(r *http.Request, key string, l store.Limit) error {
-	ok, wait, err := s.plane.AllowIfPaid(r.Context(), key, l)
+// eventOverhead is what an event adds to its message's JSON in an inbox.
+const eventOverhead = len(`{"id":,"type":"message","message":}`) + 16
+
+// messageOverhead bounds what a message's JSON adds to its body: the
+// conversation, seq, ids, type, time and a client_id of up to 64.
+const messageOverhead = 256
+
+// reserveFanout takes from the sender's fan-out limit, before a group send,
+// what the message will cost about: its body's bytes (twice, for JSON's
+// escapes, and the rest of the message) to each member the group's Redis
+// key holds, never more than the limit's burst (or a big message could
+// never go). Taken in one step, so sends in flight together cannot all
+// pass a check that each alone would: a burst of them waits (429) instead
+// of filling Redis. settleFanout then makes the charge what the send
+// really cost, a copy per device.
+func (s *Server) reserveFanout(r *http.Request, u store.UserID, g store.GroupID, bodyBytes int) (int64, error) {
+	l := s.fanoutLimit
+	if l.Per <= 0 {
+		return 0, nil
+	}
+	members, err := s.plane.GroupSize(r.Context(), g)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	cost := min(int64(2*bodyBytes+messageOverhead+eventOverhead)*int64(max(members, 1)), int64(l.Burst))
+	ok, wait, err := s.plane.AllowN(r.Context(), store.FanoutRateKey(u), l, cost)
+	if err != nil {
+		return 0, err
 	}
 	if !ok {
-		return &rateLimited{int(wait/time.Second) + 1}
+		return 0, &rateLimited{int(wait/time.Second) + 1}
 	}
-	return nil
+	return cost, nil
 }
 
-// chargeFanout counts what a group message costs Redis, its event's bytes
-// times the users it went to, against the sender's fan-out limit: a 16 KB
-// message to 2,000 members is 32 MB of inboxes, where a count of messages
-// sees one. The cost is known only once it is sent, so a big one puts the
-// limit in debt and the sender's next group sends wait it out (allowIfPaid).
-// A failure to count is logged, not the sender's.
-func (s *Server) chargeFanout(r *http.Request, u store.UserID, sent store.Sent) {
+// settleFanout turns a group send's reservation into its real cost: the
+// event's bytes times the copies pushed, one per device (a send that failed
+// pushed none, or some of a delivery a retry will finish, and gives the
+// rest back). Beyond the reservation the limit goes into debt, which the
+// sender's next group sends wait out. A failure to count is logged: the
+// send itself is done.
+func (s *Server) settleFanout(r *http.Request, u store.UserID, reserved int64, sent store.Sent, err error) {
 	if s.fanoutLimit.Per <= 0 {
 		return
 	}
-	cost := int64(len(sent.Message)+len(`{"id":,"type":"message","message":}`)+8) * int64(sent.Recipients)
-	if err := s.plane.Charge(context.WithoutCancel(r.Context()), store.FanoutRateKey(u), s.fanoutLimit, cost); err != nil {
-		s.log.Warn("charge fan-out", "request_id", requestID(r.Context()), "err", err)
+	cost := int64(0)
+	if err == nil {
+		cost = int64(len(sent.Message)+eventOverhead) * int64(sent.Copies)
+	}
+	if cost == reserved {
+		return
+	}
+	if cerr := s.plane.Charge(context.WithoutCancel(r.Context()), store.FanoutRateKey(u), s.fanoutLimit, cost-reserved); cerr != nil {
+		s.log.Warn("settle fan-out", "request_id", requestID(r.Context()), "err", cerr)
 	}
 }

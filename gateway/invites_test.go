@@ -192,3 +192,45 @@ func TestInvitationsCanBeWithdrawn(t *testing.T) {
 		t.Fatalf("v's event %+v", ev)
 	}
 }
+
+// A group send reserves its worst case before it is stored and gives back
+// what it did not use, so small messages go one after another; what it
+// costs is counted per device copy, not per user.
+func TestFanoutIsReservedThenSettledByCopies(t *testing.T) {
+	setup := func(t *testing.T, devicesEach int) (*client, int64) {
+		e := newEnv(t, envOpts{gateway: gateway.Options{RateFanout: 1000, RateFanoutBurst: 8000}})
+		owner := e.signup("owner")
+		var g struct{ Group store.Group }
+		owner.mustDo("POST", "/api/groups", map[string]any{"name": "g"}, 201, &g)
+		for i := range 2 {
+			m := e.signup(fmt.Sprint("member", i))
+			befriend(owner, m)
+			owner.join(int64(g.Group.ID), m)
+			for range devicesEach - 1 {
+				m.login()
+			}
+		}
+		return owner, int64(g.Group.ID)
+	}
+	t.Run("small messages one after another", func(t *testing.T) {
+		owner, gid := setup(t, 1)
+		// Each reserves about 1 KB and uses a third of it: twelve would not
+		// fit the 8 KB burst if the rest were not given back.
+		for i := range 12 {
+			owner.mustDo("POST", "/api/messages", map[string]any{"to": gid, "type": "group", "body": fmt.Sprint("hi ", i)}, 201, nil)
+		}
+	})
+	body := strings.Repeat("y", 1000) // about 1.1 KB an event
+	t.Run("three users, one device each: 3.3 KB, within the burst", func(t *testing.T) {
+		owner, gid := setup(t, 1)
+		owner.mustDo("POST", "/api/messages", map[string]any{"to": gid, "type": "group", "body": body}, 201, nil)
+		owner.mustDo("POST", "/api/messages", map[string]any{"to": gid, "type": "group", "body": "next"}, 201, nil)
+	})
+	t.Run("the same users with four devices each: 12 KB copies, past it", func(t *testing.T) {
+		owner, gid := setup(t, 4)
+		owner.mustDo("POST", "/api/messages", map[string]any{"to": gid, "type": "group", "body": body}, 201, nil)
+		if r := owner.do("POST", "/api/messages", map[string]any{"to": gid, "type": "group", "body": "next"}); r.Status != 429 {
+			t.Fatalf("the next group send: %d %s", r.Status, r.Body)
+		}
+	})
+}

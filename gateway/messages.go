@@ -175,8 +175,9 @@ func (s *Server) handleSend() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		reserved := int64(0)
 		if conv.IsGroup() {
-			if err := s.allowIfPaid(r, store.FanoutRateKey(me.user), s.fanoutLimit); err != nil {
+			if reserved, err = s.reserveFanout(r, me.user, conv.Group, len(*req.Body)); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -186,6 +187,9 @@ func (s *Server) handleSend() http.Handler {
 			out.ClientID = *req.ClientID
 		}
 		sent, err := s.plane.Send(r.Context(), out)
+		if conv.IsGroup() {
+			s.settleFanout(r, me.user, reserved, sent, err)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -196,9 +200,6 @@ func (s *Server) handleSend() http.Handler {
 		} else {
 			s.metrics.sent.WithLabelValues(*req.Type).Inc()
 			s.metrics.fanout.Observe(float64(sent.Recipients))
-			if conv.IsGroup() {
-				s.chargeFanout(r, me.user, sent)
-			}
 		}
 		b := make([]byte, 0, len(sent.Message)+16)
 		b = append(append(append(b, `{"message":`...), sent.Message...), '}')

@@ -20,15 +20,14 @@ func (p *Plane) Allow(ctx context.Context, key string, l Limit) (bool, time.Dura
 	return p.limit(ctx, key, l, 1, "take")
 }
 
-// AllowIfPaid reports whether the limit named key is not in debt (Charge),
-// counting nothing: for a request whose cost is known only once it is done.
-func (p *Plane) AllowIfPaid(ctx context.Context, key string, l Limit) (bool, time.Duration, error) {
-	return p.limit(ctx, key, l, 0, "peek")
+// AllowN is Allow for a request that costs n units.
+func (p *Plane) AllowN(ctx context.Context, key string, l Limit, n int64) (bool, time.Duration, error) {
+	return p.limit(ctx, key, l, n, "take")
 }
 
-// Charge counts cost units against the limit named key, whatever that
-// leaves: beyond the burst the limit is in debt, and AllowIfPaid refuses
-// until it is paid off at the limit's rate.
+// Charge counts cost units (fewer than none give some back) against the
+// limit named key, whatever that leaves: beyond the burst the limit is in
+// debt, and the next requests wait until it is paid off at its rate.
 func (p *Plane) Charge(ctx context.Context, key string, l Limit, cost int64) error {
 	_, _, err := p.limit(ctx, key, l, cost, "charge")
 	return err

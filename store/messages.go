@@ -27,6 +27,7 @@ type Sent struct {
 	Message    json.RawMessage
 	Duplicate  bool // an earlier send with the same client_id
 	Recipients int  // users delivered to by this call
+	Copies     int  // events pushed by this call, one per live device: what it cost Redis
 }
 
 const maxRebuilds = 3
@@ -106,7 +107,11 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 	if !dup && res[2] == "1" && len(res) > 6 {
 		// Stored and delivered by the script.
 		n, _ := res[6].(int64)
-		return Sent{Message: json.RawMessage(msg), Recipients: int(n)}, nil
+		var copies int64
+		if len(res) > 7 {
+			copies, _ = res[7].(int64)
+		}
+		return Sent{Message: json.RawMessage(msg), Recipients: int(n), Copies: int(copies)}, nil
 	}
 	if dup && res[2] == "1" {
 		return Sent{Message: json.RawMessage(msg), Duplicate: true}, nil // delivered long ago
@@ -137,7 +142,7 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		ds = append(ds, d)
 	}
 	cidKey := p.k.cid(conv, m.From, m.ClientID)
-	done, err := p.Publish(ctx, ds)
+	done, copies, err := p.publish(ctx, ds)
 	if err != nil {
 		if m.ClientID != "" && len(done) > 0 {
 			// Remember who has it, so the retry delivers only to the rest.
@@ -160,7 +165,7 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 			return Sent{}, unavailable("finish send", err)
 		}
 	}
-	return Sent{Message: json.RawMessage(msg), Duplicate: dup, Recipients: len(ds)}, nil
+	return Sent{Message: json.RawMessage(msg), Duplicate: dup, Recipients: len(ds), Copies: copies}, nil
 }
 
 func (m Outgoing) typ() string {

@@ -207,8 +207,14 @@ func (p *Plane) deliveryCall(d Delivery) *evalCall {
 // trip per Redis node). It returns the recipients whose delivery is known
 // to have finished, and an error if any other failed.
 func (p *Plane) Publish(ctx context.Context, ds []Delivery) (done []UserID, err error) {
+	done, _, err = p.publish(ctx, ds)
+	return done, err
+}
+
+// publish is Publish that also counts the copies pushed, one per device.
+func (p *Plane) publish(ctx context.Context, ds []Delivery) (done []UserID, copies int, err error) {
 	if len(ds) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	calls := make([]*evalCall, len(ds))
 	for i, d := range ds {
@@ -218,12 +224,14 @@ func (p *Plane) Publish(ctx context.Context, ds []Delivery) (done []UserID, err 
 	for i, c := range calls {
 		if c.cmd != nil && c.cmd.Err() == nil {
 			done = append(done, ds[i].To)
+			n, _ := c.cmd.Val().(int64)
+			copies += int(n)
 		}
 	}
 	if err != nil {
-		return done, unavailable("deliver", err)
+		return done, copies, unavailable("deliver", err)
 	}
-	return done, nil
+	return done, copies, nil
 }
 
 // EncodeEvent returns the JSON payload of an event of the given type with

@@ -96,3 +96,13 @@ func (p *Plane) ClaimGroupNews(ctx context.Context, g GroupID, window time.Durat
 	}
 	return ok, nil
 }
+
+// GroupSize returns how many members group g's members key holds (0 when
+// it is not built yet), for estimates that must not ask SQL.
+func (p *Plane) GroupSize(ctx context.Context, g GroupID) (int, error) {
+	n, err := p.rdb.SCard(ctx, p.k.members(GroupConv(g).String())).Result()
+	if err != nil {
+		return 0, unavailable("group size", err)
+	}
+	return int(n), nil
+}

@@ -68,7 +68,8 @@ end
 -- push gives the next event id to payload and pushes it onto the inbox of
 -- every live device except skip. An inbox that would pass cap drops its
 -- device instead of trimming, so the device learns (resync) that it
--- missed events. Returns the event id, or 0 when no device was live.
+-- missed events. Returns the event id, or 0 when no device was live, and
+-- the copies pushed (what the event costs Redis, for the fan-out limit).
 --
 -- A device whose poll waits on a node's subscription ('gen:w:<node>')
 -- gets the event straight into inflight, and the node gets the event with
@@ -78,7 +79,7 @@ end
 -- the node does not answer stays in inflight for the next poll.
 local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
   local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
-  local id, ev = 0, nil
+  local id, ev, copies = 0, nil, 0
   for i = 1, #devs, 2 do
     local dev = devs[i]
     if tonumber(devs[i + 1]) < now - ttl then
@@ -88,6 +89,7 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
         id = redis.call('INCR', evid)
         ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
       end
+      copies = copies + 1
       local pg = dkey(kp, ut, 'pollgen', dev)
       local g, node = string.match(redis.call('GET', pg) or '', '^(%d+):w:(.+)$')
       if node then
@@ -108,7 +110,7 @@ local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
       end
     end
   end
-  return id
+  return id, copies
 end
 
 -- UNREAD_RING is how many seqs up to a conversation's newest counted

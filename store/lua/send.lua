@@ -7,7 +7,7 @@
 --       ttl ms, inbox cap, most members (none: the caller delivers; a
 --       larger group too, so that one script does not hold Redis for
 --       thousands of pushes)
--- Returns {status, msg, delivered, members, done, seq, recipients}: status
+-- Returns {status, msg, delivered, members, done, seq, recipients, copies}: status
 -- is new, dup, gone (a duplicate whose message left the history window),
 -- nokey (rebuild auth from SQL and call again), forbidden (the members key
 -- refuses: ask SQL, the key may be stale) or denied (SQL refused a moment
@@ -78,12 +78,14 @@ end
 if ARGV[10] ~= 'members' then members = {ARGV[3], from} end
 local payload = '{"type":"message","message":' .. msg .. '}'
 local ttl, cap = tonumber(ARGV[13]), tonumber(ARGV[14])
+local copies = 0
 for _, r in ipairs(members) do
   local ut = '{u:' .. r .. '}'
   local skip = ''
   if r == from then skip = ARGV[12] end
-  push(kp, ut, kp .. 'evid:' .. ut, kp .. 'devices:' .. ut, payload, skip, now, ttl, cap)
+  local _, n = push(kp, ut, kp .. 'evid:' .. ut, kp .. 'devices:' .. ut, payload, skip, now, ttl, cap)
+  copies = copies + n
   if r ~= from then count_unread(kp, ut, conv, seq) end
 end
 if cid ~= '' then redis.call('HDEL', KEYS[4], 'msg') end
-return {'new', msg, '1', {}, {}, '', #members}
+return {'new', msg, '1', {}, {}, '', #members, copies}
