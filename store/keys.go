@@ -19,6 +19,10 @@ func (k keys) members(conv string) string { return k.conv("members", conv) }
 // rebuild from SQL writes only if it did not change meanwhile.
 func (k keys) ver(conv string) string { return k.conv("ver", conv) }
 
+// revoking is present while a revoke is under way (Revoke), so that no
+// rebuild writes the right back before it is done.
+func (k keys) revoking(conv string) string { return k.conv("revoking", conv) }
+
 // deny marks, for a moment (denyTTL), that SQL refused u the right to
 // write in (or, for a group, read) the conversation, so that a refused
 // sender does not reach SQL on every try. A grant deletes it.

@@ -266,7 +266,7 @@ func (p *Plane) settle(ctx context.Context, c Conv, u UserID, status any, attemp
 func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 	conv := c.String()
 	authKey, kind := p.authKey(c)
-	keys := []string{authKey, p.k.ver(conv), p.k.deny(conv, u)}
+	keys := []string{authKey, p.k.ver(conv), p.k.deny(conv, u), p.k.revoking(conv)}
 	for attempt := 0; attempt < maxRebuilds; attempt++ {
 		ver, err := p.rdb.Get(ctx, p.k.ver(conv)).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -314,8 +314,8 @@ func (p *Plane) rebuild(ctx context.Context, c Conv, u UserID) (bool, error) {
 func (p *Plane) invalidate(ctx context.Context, c Conv) error {
 	conv := c.String()
 	key, _ := p.authKey(c)
-	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv)}
-	if _, err := p.run(ctx, p.s.revoke, keys, "all", 0, 0); err != nil {
+	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv), p.k.revoking(conv)}
+	if _, err := p.run(ctx, p.s.revoke, keys, "all", 0, 0, -1); err != nil {
 		return unavailable("invalidate rights", err)
 	}
 	return nil

@@ -135,3 +135,40 @@ func TestRefusalRacingAGrantIsNotCached(t *testing.T) {
 		t.Fatalf("the first send after the grant: %v", err)
 	}
 }
+
+// While a revoke is under way (between its two steps, around the SQL
+// commit), no rebuild writes the rights key: one that read SQL before the
+// commit would put the right back, and if the revoke's second step never
+// came nothing would take it away again. The marker that keeps them off
+// goes with the second step (and expires by itself).
+func TestNoRebuildWhileARevokeIsUnderWay(t *testing.T) {
+	ctx := context.Background()
+	srv := storetest.Redis(t)
+	rdb := srv.Client(t)
+	prefix := storetest.Prefix(t)
+	fake := &fakeAccess{friends: map[[2]store.UserID]bool{}, members: map[store.GroupID][]store.UserID{9: {1, 2, 3}}}
+	p := store.NewPlane(rdb, rdb, fake, store.PlaneOptions{Prefix: prefix})
+	t.Cleanup(p.Close)
+	conv := store.GroupConv(9)
+	members := prefix + "members:{c:g9}"
+	err := p.Revoke(ctx, conv, 3, func(context.Context) (bool, error) {
+		rdb.Del(ctx, members) // as if lost: the next read would rebuild it from SQL
+		if _, _, err := p.History(ctx, 1, conv, 0, 1); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("a read during the revoke: %v, want unavailable (no rebuild meanwhile)", err)
+		}
+		if n, _ := rdb.Exists(ctx, members).Result(); n != 0 {
+			t.Error("a rebuild wrote the members key during the revoke")
+		}
+		fake.members[9] = []store.UserID{1, 2}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.History(ctx, 1, conv, 0, 1); err != nil {
+		t.Fatalf("a read after the revoke: %v", err)
+	}
+	if in, _ := rdb.SIsMember(ctx, members, 3).Result(); in {
+		t.Fatal("the removed member is back in the members key")
+	}
+}

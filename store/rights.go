@@ -56,15 +56,20 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 	if c.IsGroup() {
 		kind = "member"
 	}
-	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv)}
-	if _, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), 0); err != nil {
+	keys := []string{key, p.k.ver(conv), p.k.seq(conv), p.k.hist(conv), p.k.revoking(conv)}
+	// The revoking marker outlives the steps after the commit: should they
+	// never run, it still goes, and rebuilds read SQL as it is by then.
+	if _, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), 0, (3 * finishBound).Milliseconds()); err != nil {
 		return unavailable("revoke", err)
 	}
 	gone, err := commit(ctx)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishBound)
 	defer cancel()
 	if err != nil {
-		p.invalidate(ctx, c) // best effort: the right was already withdrawn above
+		// Nothing changed in SQL: drop the key whole, to be rebuilt, and the
+		// marker, so that it may be. Best effort: the right was withdrawn
+		// above, and the marker expires by itself.
+		p.run(ctx, p.s.revoke, keys, "all", 0, 0, 0)
 		return err
 	}
 	drop := 0
@@ -74,7 +79,7 @@ func (p *Plane) Revoke(ctx context.Context, c Conv, u UserID, commit func(contex
 	// This one closes the window for a rebuild that read SQL before the
 	// commit: until it has run, such a rebuild may have put the right back.
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
-		_, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), drop)
+		_, err := p.run(ctx, p.s.revoke, keys, kind, int64(u), drop, 0)
 		if err == nil {
 			return nil
 		}
