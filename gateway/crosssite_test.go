@@ -28,6 +28,7 @@ func TestPollFromAnotherSiteIsRefused(t *testing.T) {
 		{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"},
 		{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"}, // typed into the address bar
 		{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"},
+		{"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, // a navigation without Sec-Fetch-*
 	} {
 		r := bob.doFull(context.Background(), "GET", "/api/poll?timeout=0", nil, h)
 		if r.Status != 403 || r.errorCode() != "cross_origin" {

@@ -116,6 +116,11 @@ func fromAnotherSite(r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		return true
 	}
+	// Browsers without Sec-Fetch-* (Safari before 16.4) still ask for a
+	// page when they navigate; the page's own fetches never do.
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return true
+	}
 	site := r.Header.Get("Sec-Fetch-Site")
 	return site != "" && site != "same-origin"
 }
