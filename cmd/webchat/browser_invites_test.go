@@ -6,10 +6,13 @@ package main
 // invited. The invitee's other tabs and devices follow either answer.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -299,9 +302,44 @@ func (p *webPage) tabTo(sel string, max int) {
 	p.fail("%d presses of Tab did not reach %s (focus on %s)", max, sel, evalJS[string](p, `document.activeElement.outerHTML.slice(0, 200)`))
 }
 
-// An invitation that went while it was shown (its group deleted: the
-// server tells nobody) answers 404 when accepted: the page says so and
-// drops it. Names in invitations are text, never markup.
+// holdPolls keeps the tab's long-polls from reaching the server while
+// during runs: it lets end (a poll the server answers) the poll in flight,
+// holds the next one, and lets it go after during. What the server says
+// meanwhile waits in the device's inbox, as for a page whose connection
+// stalls.
+func (p *webPage) holdPolls(end, during func()) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, uiSettle)
+	defer cancel()
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+		{URLPattern: "*/api/poll*", RequestStage: fetch.RequestStageRequest},
+	}}); err != nil {
+		p.t.Fatalf("intercept: %v", err)
+	}
+	end()
+	var held fetch.RequestID
+	for ev, err := range paused {
+		if err != nil {
+			p.t.Fatalf("waiting for the next poll: %v", err)
+		}
+		held = ev.RequestID
+		break
+	}
+	during()
+	if _, err := chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: held}); err != nil {
+		p.t.Fatalf("let the poll go: %v", err)
+	}
+	if _, err := chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{}); err != nil {
+		p.t.Fatalf("stop intercepting: %v", err)
+	}
+}
+
+// An invitation that went while it was shown, and whose news has not
+// reached the page yet (its group deleted while the page's poll stalls),
+// answers 404 when accepted: the page says so and drops it, and the news
+// that comes after changes nothing. Names in invitations are text, never
+// markup.
 func TestBrowserInviteGone(t *testing.T) {
 	srv := startServer(t)
 	br := startBrowser(t)
@@ -322,10 +360,21 @@ func TestBrowserInviteGone(t *testing.T) {
 	if v := evalJS[string](bob, `String(window.__xss) + ' ' + document.querySelectorAll('#invite-list img, #invite-list b').length`); v != "undefined 0" {
 		t.Errorf("markup in an invitation ran or made elements: %s", v)
 	}
-	a.call("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.ID, a.ID), nil, nil, http.StatusNoContent) // the last member: the group goes
-	bob.do(chromedp.Focus(inviteButton(id, "invite-accept")), chromedp.KeyEvent(kb.Enter))
-	bob.wait(uiSettle, "told, and the invitation dropped", `(() => { const s = document.getElementById('invites-status'); return !s.hidden && s.textContent === 'The invitation to Short-lived is no longer open.' && !`+inviteJS(id)+`; })()`)
-	bob.wait(uiSettle, "focus on the next invitation", `document.activeElement === document.querySelector('[data-invite="`+fmt.Sprint(evilID)+`"] [data-testid="invite-accept"]')`)
+	bob.holdPolls(func() {
+		m.call("POST", "/api/friend-requests", map[string]any{"username": "bob"}, nil, http.StatusCreated) // news that ends the poll in flight
+	}, func() {
+		a.call("DELETE", fmt.Sprintf("/api/groups/%d/members/%d", g.ID, a.ID), nil, nil, http.StatusNoContent) // the last member: the group goes
+		bob.do(chromedp.Focus(inviteButton(id, "invite-accept")), chromedp.KeyEvent(kb.Enter))
+		bob.wait(uiSettle, "told, and the invitation dropped", `(() => { const s = document.getElementById('invites-status'); return !s.hidden && s.textContent === 'The invitation to Short-lived is no longer open.' && !`+inviteJS(id)+`; })()`)
+		bob.wait(uiSettle, "focus on the next invitation", `document.activeElement === document.querySelector('[data-invite="`+fmt.Sprint(evilID)+`"] [data-testid="invite-accept"]')`)
+		a.call("POST", "/api/friend-requests", map[string]any{"username": "bob"}, nil, http.StatusCreated) // news behind the deletion's
+	})
+	// The news of the deletion (group_invite_cancelled) comes, then Alice's
+	// friend request.
+	bob.wait(uiSettle, "the news behind the deletion's", `document.querySelectorAll(__t.tid('request-item')).length === 2`)
+	if !evalJS[bool](bob, inviteJS(evilID)+` !== null && `+inviteJS(id)+` === null`) {
+		t.Errorf("after the news: the invitations listed are wrong")
+	}
 	if evalJS[bool](bob, groupListed(g.Conv)) {
 		t.Errorf("the deleted group is listed")
 	}
