@@ -90,7 +90,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
 	}
-	rdb.AddHook(store.NewCommandOffloadHook(cmdOpts))
+	offload := store.NewCommandOffloadHook(cmdOpts)
+	rdb.AddHook(offload)
+	t.Cleanup(func() { offload.Close() }) // once the plane, which sends through it, is closed
 	prefix := storetest.Prefix(t)
 	o.plane.Prefix = prefix
 	graph := o.graph

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,24 +32,45 @@ import (
 type OffloadHook struct {
 	jobs    chan func()
 	maxWait time.Duration
+	quit    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
 // errNoWorker is a call that found no free worker in time: Redis is too
 // slow for the load, as with go-redis's pool timeout.
 var errNoWorker = errors.New("redis: no free worker to run the command")
 
-// NewOffloadHook starts n workers, which live as long as the process; a
-// call waits at most maxWait for one.
+// errOffloadClosed is a call made after Close.
+var errOffloadClosed = errors.New("redis: the command workers are stopped")
+
+// NewOffloadHook starts n workers, which run until Close; a call waits at
+// most maxWait for one.
 func NewOffloadHook(n int, maxWait time.Duration) *OffloadHook {
-	h := &OffloadHook{jobs: make(chan func()), maxWait: maxWait}
+	h := &OffloadHook{jobs: make(chan func()), maxWait: maxWait, quit: make(chan struct{})}
+	h.wg.Add(max(n, 1))
 	for range max(n, 1) {
 		go func() {
-			for job := range h.jobs {
-				job()
+			defer h.wg.Done()
+			for {
+				select {
+				case job := <-h.jobs:
+					job()
+				case <-h.quit:
+					return
+				}
 			}
 		}()
 	}
 	return h
+}
+
+// Close stops the workers once the calls they run are done; calls after
+// it fail unsent. Close the client the hook serves first.
+func (h *OffloadHook) Close() error {
+	h.once.Do(func() { close(h.quit) })
+	h.wg.Wait()
+	return nil
 }
 
 // onWorker marks the context of a call running on a worker.
@@ -69,6 +91,8 @@ func (h *OffloadHook) run(ctx context.Context, f func(context.Context)) error {
 	case h.jobs <- job:
 		<-done
 		return nil
+	case <-h.quit:
+		return errOffloadClosed
 	default:
 	}
 	t := time.NewTimer(h.maxWait)
@@ -77,6 +101,8 @@ func (h *OffloadHook) run(ctx context.Context, f func(context.Context)) error {
 	case h.jobs <- job:
 		<-done
 		return nil
+	case <-h.quit:
+		return errOffloadClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:

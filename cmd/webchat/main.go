@@ -212,11 +212,13 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	rdb.AddHook(hook)
 	// Commands run on workers, so that the goroutines of waiting polls keep
 	// shallow stacks (not the blocking client: BLMOVE would hold a worker).
-	rdb.AddHook(store.NewCommandOffloadHook(cmdOpts))
+	offload := store.NewCommandOffloadHook(cmdOpts)
+	rdb.AddHook(offload)
 	block.AddHook(hook)
 	closeAll = func() {
 		rdb.Close()
 		block.Close()
+		offload.Close()
 		if stopEmbedded != nil {
 			stopEmbedded()
 		}
