@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 type signupRequest struct {
@@ -97,7 +98,7 @@ func (s *Server) checkAuthRate(r *http.Request, username string) error {
 
 // allow takes one request from a shared limit, answering 429 with
 // Retry-After when it is used up.
-func (s *Server) allow(r *http.Request, key string, l store.Limit) error {
+func (s *Server) allow(r *http.Request, key string, l plane.Limit) error {
 	ok, wait, err := s.plane.Allow(r.Context(), key, l)
 	if err != nil {
 		return err

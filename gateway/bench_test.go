@@ -21,7 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"webchat/gateway"
-	"webchat/store"
+	"webchat/store/plane"
 	"webchat/store/storetest"
 )
 
@@ -68,7 +68,7 @@ func (h *rtHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *rtHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.total.Add(1)
-		if callers := store.BatchedCallers(ctx); callers != nil {
+		if callers := plane.BatchedCallers(ctx); callers != nil {
 			// The plane's batcher sent several requests' calls together:
 			// the pipeline is one round trip for each request in it.
 			mine := map[*rtTally][]redis.Cmder{}
@@ -115,7 +115,7 @@ func rtPipelineName(cmds []redis.Cmder) string {
 // rtNode is one gateway node over the shared redis-server and a SQLite file.
 type rtNode struct {
 	srv   *gateway.Server
-	plane *store.Plane
+	plane *plane.Plane
 	hook  *rtHook
 }
 
@@ -130,7 +130,7 @@ func newRTNode(tb testing.TB) *rtNode {
 	tb.Cleanup(func() { rdb.Close(); block.Close() })
 	prefix := storetest.Prefix(tb)
 	graph := storetest.NewGraph(tb)
-	plane := store.NewPlane(rdb, block, graph, store.PlaneOptions{Prefix: prefix, InboxCap: 1 << 30})
+	plane := plane.New(rdb, block, graph, plane.Options{Prefix: prefix, InboxCap: 1 << 30})
 	tb.Cleanup(plane.Close)
 	if err := plane.LoadScripts(context.Background()); err != nil {
 		tb.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 // publish delivers one event to each user, skipping the acting device.
@@ -24,14 +25,14 @@ func (s *Server) publishTo(ctx context.Context, skip store.UserID, skipDev, typ,
 	if len(to) == 0 {
 		return
 	}
-	payload, err := store.EncodeEvent(typ, field, v)
+	payload, err := plane.EncodeEvent(typ, field, v)
 	if err != nil {
 		s.log.Error("encode event", "type", typ, "err", err)
 		return
 	}
-	ds := make([]store.Delivery, 0, len(to))
+	ds := make([]plane.Delivery, 0, len(to))
 	for _, u := range to {
-		d := store.Delivery{To: u, Payload: payload}
+		d := plane.Delivery{To: u, Payload: payload}
 		if u == skip {
 			d.SkipDevice = skipDev
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"webchat/store"
+	"webchat/store/plane"
 	"webchat/store/storetest"
 )
 
@@ -335,7 +336,7 @@ func TestThousandsOfCancelledPollsLeaveNothingBehind(t *testing.T) {
 	// What stays open is the bounded idle pools: at most MaxIdleConns idle
 	// blocking connections, the command pool and go-redis's separate
 	// pipeline pools; nothing outside them.
-	_, blockOpts := store.ClientOptions(testBlockingPool)
+	_, blockOpts := plane.ClientOptions(testBlockingPool)
 	maxIdle := blockOpts.MaxIdleConns
 	pooled := func(s *redis.PoolStats) int {
 		n := int(s.TotalConns)

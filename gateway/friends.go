@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 // usernameRequest is the body of a friend request and of adding a member.
@@ -61,7 +62,7 @@ func (s *Server) handleFriendRequest() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.allow(r, store.AddRateKey(me.user), s.addLimit); err != nil {
+		if err := s.allow(r, plane.AddRateKey(me.user), s.addLimit); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

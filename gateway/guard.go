@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 // Guards on log-in beyond the per-address limits (checkAuthRate): a limit
@@ -23,7 +24,7 @@ import (
 const (
 	// knownCookie marks a browser that logged in as a user before: its
 	// value is "<user id>.<random token>", remembered in Redis
-	// (store.Plane.RememberBrowser).
+	// (plane.Plane.RememberBrowser).
 	knownCookie   = "webchat_known"
 	knownLifetime = 180 * 24 * time.Hour
 	// hashWait is how long a log-in or sign-up waits for a free hashing
@@ -84,7 +85,7 @@ func (s *Server) checkUserAuthRate(r *http.Request, username string, u store.Use
 	if s.userAuthLimit.Per <= 0 || (u > 0 && s.knownBrowser(r, u)) {
 		return nil
 	}
-	return s.allow(r, store.AuthUserRateKey(username), s.userAuthLimit)
+	return s.allow(r, plane.AuthUserRateKey(username), s.userAuthLimit)
 }
 
 // rememberBrowser marks the browser as one u logged in from: a new token,
@@ -136,7 +137,7 @@ func (s *Server) reserveFanout(r *http.Request, u store.UserID, g store.GroupID,
 		return 0, err
 	}
 	cost := min(int64(2*bodyBytes+messageOverhead+eventOverhead)*int64(max(members, 1)), int64(l.Burst))
-	ok, wait, err := s.plane.AllowN(r.Context(), store.FanoutRateKey(u), l, cost)
+	ok, wait, err := s.plane.AllowN(r.Context(), plane.FanoutRateKey(u), l, cost)
 	if err != nil {
 		return 0, err
 	}
@@ -152,7 +153,7 @@ func (s *Server) reserveFanout(r *http.Request, u store.UserID, g store.GroupID,
 // rest back). Beyond the reservation the limit goes into debt, which the
 // sender's next group sends wait out. A failure to count is logged: the
 // send itself is done.
-func (s *Server) settleFanout(r *http.Request, u store.UserID, reserved int64, sent store.Sent, err error) {
+func (s *Server) settleFanout(r *http.Request, u store.UserID, reserved int64, sent plane.Sent, err error) {
 	if s.fanoutLimit.Per <= 0 {
 		return
 	}
@@ -163,7 +164,7 @@ func (s *Server) settleFanout(r *http.Request, u store.UserID, reserved int64, s
 	if cost == reserved {
 		return
 	}
-	if cerr := s.plane.Charge(context.WithoutCancel(r.Context()), store.FanoutRateKey(u), s.fanoutLimit, cost-reserved); cerr != nil {
+	if cerr := s.plane.Charge(context.WithoutCancel(r.Context()), plane.FanoutRateKey(u), s.fanoutLimit, cost-reserved); cerr != nil {
 		s.log.Warn("settle fan-out", "request_id", requestID(r.Context()), "err", cerr)
 	}
 }

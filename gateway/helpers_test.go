@@ -17,13 +17,13 @@ import (
 	"testing/fstest"
 	"time"
 
-	"webchat/store/sqlgraph"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"webchat/gateway"
 	"webchat/store"
+	"webchat/store/plane"
+	"webchat/store/sqlgraph"
 	"webchat/store/storetest"
 )
 
@@ -45,7 +45,7 @@ type env struct {
 	http   *httptest.Server
 	rdb    redis.UniversalClient
 	block  redis.UniversalClient
-	plane  *store.Plane
+	plane  *plane.Plane
 	graph  *sqlgraph.Graph
 	prefix string
 	reg    *prometheus.Registry
@@ -57,7 +57,7 @@ type envOpts struct {
 	redis    *storetest.RedisServer // default: the shared server, or the shared cluster (see useCluster)
 	cluster  bool                   // use the shared Redis Cluster whatever the environment says
 	graph    *sqlgraph.Graph        // default: a fresh SQLite file
-	plane    store.PlaneOptions
+	plane    plane.Options
 	gateway  gateway.Options
 	hook     redis.Hook // added to the command client
 	pollWait string     // "subscribe" or "blmove" whatever the environment says
@@ -81,7 +81,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		addrs = append(addrs, o.redis.Addr)
 	}
 	// The same client settings as cmd/webchat's openRedis.
-	cmdOpts, blockOpts := store.ClientOptions(testBlockingPool)
+	cmdOpts, blockOpts := plane.ClientOptions(testBlockingPool)
 	for _, u := range []*redis.UniversalOptions{cmdOpts, blockOpts} {
 		u.Addrs, u.IsClusterMode = addrs, clusterMode
 	}
@@ -90,7 +90,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.hook != nil {
 		rdb.AddHook(o.hook)
 	}
-	offload := store.NewCommandOffloadHook(cmdOpts)
+	offload := plane.NewCommandOffloadHook(cmdOpts)
 	rdb.AddHook(offload)
 	t.Cleanup(func() { offload.Close() }) // once the plane, which sends through it, is closed
 	prefix := storetest.Prefix(t)
@@ -99,11 +99,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if graph == nil {
 		graph = storetest.NewGraph(t)
 	}
-	plane := store.NewPlane(rdb, block, graph, o.plane)
-	t.Cleanup(plane.Close)
+	pl := plane.New(rdb, block, graph, o.plane)
+	t.Cleanup(pl.Close)
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
-	var sessions *store.SessionStore
-	sessions, o.gateway.Wakeups = nodeSubscription(t, plane, rdb, prefix, o.pollWait)
+	var sessions *plane.SessionStore
+	sessions, o.gateway.Wakeups = nodeSubscription(t, pl, rdb, prefix, o.pollWait)
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
 	if o.gateway.BcryptCost == 0 {
@@ -126,11 +126,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 		logger = slog.New(slog.NewTextHandler(o.logs, nil))
 	}
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
-	srv := gateway.NewServer(logger, graph, plane, sessions, static, o.gateway)
+	srv := gateway.NewServer(logger, graph, pl, sessions, static, o.gateway)
 	t.Cleanup(func() { srv.Close(context.Background()) }) // after the HTTP server (cleanups run last first)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: plane, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
+	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: pl, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
 }
 
 // secondNode is another gateway node over the same Redis, prefix and SQL,
@@ -143,7 +143,7 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	o.pollWait = pollWait
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
-	var sessions *store.SessionStore
+	var sessions *plane.SessionStore
 	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, e.rdb, e.prefix, o.pollWait)
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
@@ -158,10 +158,10 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 // nodeSubscription sets a node up as cmd/webchat does: its subscription
 // feeds its session cache, and with pollWait "subscribe" its waiting polls
 // (wakeups is nil otherwise).
-func nodeSubscription(t testing.TB, plane *store.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *store.SessionStore, wakeups *store.Wakeups) {
-	sub := subscribe(t, plane)
-	sessions = store.NewSessionStore(rdb, prefix, nil)
-	sessions.ReadWith(plane)
+func nodeSubscription(t testing.TB, pl *plane.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *plane.SessionStore, wakeups *plane.Wakeups) {
+	sub := subscribe(t, pl)
+	sessions = plane.NewSessionStore(rdb, prefix, nil)
+	sessions.ReadWith(pl)
 	sub.CacheSessions(sessions)
 	if pollWait == "subscribe" {
 		wakeups = sub
@@ -170,9 +170,9 @@ func nodeSubscription(t testing.TB, plane *store.Plane, rdb redis.UniversalClien
 }
 
 // subscribe starts a node's wake-up subscription, closed with the test.
-func subscribe(t testing.TB, plane *store.Plane) *store.Wakeups {
+func subscribe(t testing.TB, pl *plane.Plane) *plane.Wakeups {
 	t.Helper()
-	w, err := plane.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w, err := pl.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 type inviteResponse struct {
@@ -34,7 +35,7 @@ func (s *Server) handleAddMember() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.allow(r, store.AddRateKey(me.user), s.addLimit); err != nil {
+		if err := s.allow(r, plane.AddRateKey(me.user), s.addLimit); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 type sendRequest struct {
@@ -171,7 +172,7 @@ func (s *Server) handleSend() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.allow(r, store.SendRateKey(me.user), s.sendLimit); err != nil {
+		if err := s.allow(r, plane.SendRateKey(me.user), s.sendLimit); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -182,7 +183,7 @@ func (s *Server) handleSend() http.Handler {
 				return
 			}
 		}
-		out := store.Outgoing{From: me.user, FromDevice: me.device, Conv: conv, To: *req.To, Body: *req.Body}
+		out := plane.Outgoing{From: me.user, FromDevice: me.device, Conv: conv, To: *req.To, Body: *req.Body}
 		if req.ClientID != nil {
 			out.ClientID = *req.ClientID
 		}

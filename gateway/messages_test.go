@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"webchat/store"
+	"webchat/store/plane"
 	"webchat/store/storetest"
 )
 
@@ -277,7 +278,7 @@ func TestHistoryPages(t *testing.T) {
 }
 
 func TestHistoryCap(t *testing.T) {
-	e := newEnv(t, envOpts{plane: store.PlaneOptions{HistoryCap: 3}})
+	e := newEnv(t, envOpts{plane: plane.Options{HistoryCap: 3}})
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
 	for i := 1; i <= 5; i++ {

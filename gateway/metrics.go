@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"webchat/store"
+	"webchat/store/plane"
 )
 
 // metrics are the node's Prometheus metrics.
@@ -28,7 +28,7 @@ type metrics struct {
 // newMetrics registers the node's metrics; waiting reads the number of
 // waiting polls the server already keeps, rather than a second count, and
 // batch the plane's batched script calls.
-func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() store.BatchStats) *metrics {
+func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() plane.BatchStats) *metrics {
 	m := &metrics{
 		waiting: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "webchat_polls_waiting", Help: "Polls waiting on this node.",

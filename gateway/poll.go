@@ -9,15 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"webchat/store"
+	"webchat/store/plane"
 )
 
 // waitingPoll is a poll waiting on this node, known so that a drain can
 // wake it: in Redis (BLMOVE) by a marker, or on the node's wake-up
 // subscription (waiter set) directly.
 type waitingPoll struct {
-	ref    store.DeviceRef
-	waiter *store.Waiter
+	ref    plane.DeviceRef
+	waiter *plane.Waiter
 }
 
 // parseTimeout reads the poll's wait (the timeout parameter, v): whole
@@ -114,13 +114,13 @@ func (s *Server) handlePoll() http.Handler {
 		// The server's WriteTimeout is shorter than the longest poll.
 		http.NewResponseController(w).SetWriteDeadline(deadline.Add(15 * time.Second))
 
-		mode := store.PollStart
+		mode := plane.PollStart
 		if timeout == 0 {
-			mode = store.PollNow
+			mode = plane.PollNow
 		}
 		// With a wake-up subscription, the waiter is entered before any step
 		// can mark the poll waiting, so no wake-up comes before it.
-		var wt *store.Waiter
+		var wt *plane.Waiter
 		node := s.o.Wakeups.Node()
 		if s.o.Wakeups != nil && timeout > 0 {
 			wt = s.o.Wakeups.Register(me.user, me.device)
@@ -135,10 +135,10 @@ func (s *Server) handlePoll() http.Handler {
 				return
 			}
 			switch st.Outcome {
-			case store.PollEvents:
+			case plane.PollEvents:
 				s.answerEvents(w, r, me.device, st.Events)
 				return
-			case store.PollResync:
+			case plane.PollResync:
 				// The device was entered afresh. If the session ended
 				// meanwhile (a log-out racing this poll, or one that this
 				// node's session cache has not heard of yet), take the
@@ -149,13 +149,13 @@ func (s *Server) handlePoll() http.Handler {
 				}
 				s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, st.EventID), true), nil)
 				return
-			case store.PollBadCursor:
+			case plane.PollBadCursor:
 				s.answerPoll(w, r, "error", nil, errInvalidCursor)
 				return
-			case store.PollSuperseded:
+			case plane.PollSuperseded:
 				s.answerPoll(w, r, "superseded", nil, errSuperseded)
 				return
-			case store.PollGone:
+			case plane.PollGone:
 				// Logged out (401), or dropped while waiting: enter afresh.
 				if xerr := s.sessionInRedis(ctx, me.token); xerr != nil {
 					s.answerPoll(w, r, "error", nil, xerr)
@@ -170,15 +170,15 @@ func (s *Server) handlePoll() http.Handler {
 			if timeout > 0 && remaining > 0 && s.o.MaxPolls > 0 && s.nPolls.Load() >= int64(s.o.MaxPolls) {
 				refused = true // and stays so: the node is too full to wait on
 			}
-			if remaining <= 0 || timeout == 0 || refused || step == store.PollFinal {
+			if remaining <= 0 || timeout == 0 || refused || step == plane.PollFinal {
 				// Not waiting (again). A step that may wait (start,
 				// check) marked the poll waiting in pollgen: a final step
 				// takes the mark away, or the next delivery or newer poll
 				// would wake a poll that is gone. It also takes what came
 				// meanwhile. After it the poll answers, never waits:
 				// unmarked, nothing would wake it.
-				if step == store.PollStart || step == store.PollCheck {
-					step = store.PollFinal
+				if step == plane.PollStart || step == plane.PollCheck {
+					step = plane.PollFinal
 					st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
 					continue
 				}
@@ -216,9 +216,9 @@ func (s *Server) handlePoll() http.Handler {
 					return
 				}
 			}
-			step = store.PollCheck
+			step = plane.PollCheck
 			if time.Until(deadline) <= 0 {
-				step = store.PollFinal
+				step = plane.PollFinal
 			}
 			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
 		}
@@ -241,8 +241,8 @@ func (s *Server) liveSession(ctx context.Context, me session) error {
 // wait waits one slice for the device's inbox, registered for drain and
 // counted: on the node's wake-up subscription when wt is set, else in
 // Redis (BLMOVE).
-func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Duration) error {
-	p := &waitingPoll{ref: store.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
+func (s *Server) wait(r *http.Request, me session, wt *plane.Waiter, d time.Duration) error {
+	p := &waitingPoll{ref: plane.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
 	s.pollsMu.Lock()
 	s.polls[p] = struct{}{}
 	s.pollsMu.Unlock()
@@ -274,7 +274,7 @@ func (s *Server) wait(r *http.Request, me session, wt *store.Waiter, d time.Dura
 	stop := context.AfterFunc(r.Context(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s.plane.Wake(ctx, []store.DeviceRef{p.ref})
+		s.plane.Wake(ctx, []plane.DeviceRef{p.ref})
 	})
 	defer stop()
 	if r.Context().Err() != nil {
@@ -294,7 +294,7 @@ func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string
 			s.metrics.latency.Observe(float64(max(now-ts, 0)) / 1000)
 		}
 	}
-	last := store.EventID(events[len(events)-1])
+	last := plane.EventID(events[len(events)-1])
 	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, last), false), nil)
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"webchat/gateway"
-	"webchat/store"
+	"webchat/store/plane"
 	"webchat/store/storetest"
 )
 
@@ -293,7 +293,7 @@ func TestPollTimeoutAboveTheMaximumIsTakenAsTheMaximum(t *testing.T) {
 
 func TestDroppedDeviceGetsResync(t *testing.T) {
 	t.Run("inbox overflow", func(t *testing.T) {
-		e := newEnv(t, envOpts{plane: store.PlaneOptions{InboxCap: 5}})
+		e := newEnv(t, envOpts{plane: plane.Options{InboxCap: 5}})
 		alice, bob := e.signup("alice"), e.signup("bob")
 		befriend(alice, bob)
 		bob.drain()
@@ -311,7 +311,7 @@ func TestDroppedDeviceGetsResync(t *testing.T) {
 		}
 	})
 	t.Run("device ttl", func(t *testing.T) {
-		e := newEnv(t, envOpts{plane: store.PlaneOptions{DeviceTTL: 2 * time.Second}})
+		e := newEnv(t, envOpts{plane: plane.Options{DeviceTTL: 2 * time.Second}})
 		alice, bob := e.signup("alice"), e.signup("bob")
 		befriend(alice, bob)
 		bob.drain()

@@ -18,6 +18,7 @@ import (
 
 	"webchat/gateway"
 	"webchat/store"
+	"webchat/store/plane"
 )
 
 // Tests for the findings of issue 14's review.
@@ -96,7 +97,7 @@ func wakeEmpty(e *env, c *client) {
 	if !strings.HasSuffix(gen, ":w") {
 		e.t.Fatalf("pollgen %q: the poll is not waiting", gen)
 	}
-	if err := e.plane.Wake(ctx, []store.DeviceRef{{User: c.User.ID, Device: deviceOf(c)}}); err != nil {
+	if err := e.plane.Wake(ctx, []plane.DeviceRef{{User: c.User.ID, Device: deviceOf(c)}}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -124,7 +125,7 @@ func (h *slowCheck) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 
 func (h *slowCheck) isCheck(cmd redis.Cmder) bool {
 	args := cmd.Args()
-	return cmd.Name() == "evalsha" && slices.Contains(args, any(h.key.Load())) && slices.Contains(args, any(store.PollCheck))
+	return cmd.Name() == "evalsha" && slices.Contains(args, any(h.key.Load())) && slices.Contains(args, any(plane.PollCheck))
 }
 
 func TestPollWokenAtItsDeadlineLeavesNoWaitMark(t *testing.T) {

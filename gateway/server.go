@@ -11,12 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"webchat/store/sqlgraph"
-
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"webchat/store"
+	"webchat/store/plane"
+	"webchat/store/sqlgraph"
 )
 
 // Options configure a Server. Zero fields take the defaults in DESIGN.md.
@@ -27,7 +26,7 @@ type Options struct {
 	PollSlice      time.Duration // one blocking wait inside a poll, 20 s
 	// Wakeups, when set, makes polls wait on the node's wake-up
 	// subscription instead of in a blocking read in Redis (BLMOVE).
-	Wakeups         *store.Wakeups
+	Wakeups         *plane.Wakeups
 	MaxPolls        int           // waiting polls per node (503 above), 0: no limit
 	BcryptCost      int           // default 12
 	SessionLifetime time.Duration // default 30 days
@@ -83,18 +82,18 @@ const sessionCookie = "webchat_session"
 type Server struct {
 	log      *slog.Logger
 	graph    *sqlgraph.Graph
-	plane    *store.Plane
-	sessions *store.SessionStore
+	plane    *plane.Plane
+	sessions *plane.SessionStore
 	sm       *scs.SessionManager
 	o        Options
 	handler  http.Handler
 	metrics  *metrics
 
-	sendLimit     store.Limit
-	authLimit     store.Limit
-	userAuthLimit store.Limit
-	addLimit      store.Limit
-	fanoutLimit   store.Limit
+	sendLimit     plane.Limit
+	authLimit     plane.Limit
+	userAuthLimit plane.Limit
+	addLimit      plane.Limit
+	fanoutLimit   plane.Limit
 	hashSlots     chan struct{} // bcrypt work at once (withHashSlot)
 
 	draining atomic.Bool
@@ -116,18 +115,18 @@ type Server struct {
 }
 
 // NewServer returns a gateway node over its dependencies. It does no I/O.
-func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, plane *store.Plane, sessions *store.SessionStore, static fs.FS, o Options) *Server {
+func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, pl *plane.Plane, sessions *plane.SessionStore, static fs.FS, o Options) *Server {
 	o.defaults()
 	s := &Server{
-		log: logger, graph: graph, plane: plane, sessions: sessions, o: o,
+		log: logger, graph: graph, plane: pl, sessions: sessions, o: o,
 		polls: map[*waitingPoll]struct{}{},
 	}
 	if o.NodeName != "" {
 		s.nodeHeader = []string{o.NodeName}
 	}
-	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) }, plane.BatchStats)
+	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) }, pl.BatchStats)
 	if o.RateSend > 0 {
-		s.sendLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
+		s.sendLimit = plane.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}
 	s.hashSlots = newHashSlots()
 	if o.RateFanout > 0 {
@@ -135,16 +134,16 @@ func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, plane *store.Plane, s
 		if burst <= 0 {
 			burst = int(16 * o.RateFanout)
 		}
-		s.fanoutLimit = store.Limit{Per: time.Duration(float64(time.Second) / o.RateFanout), Burst: burst}
+		s.fanoutLimit = plane.Limit{Per: time.Duration(float64(time.Second) / o.RateFanout), Burst: burst}
 	}
 	if o.RateAdd > 0 {
-		s.addLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAdd), Burst: max(int(o.RateAdd), 1)}
+		s.addLimit = plane.Limit{Per: time.Duration(float64(time.Minute) / o.RateAdd), Burst: max(int(o.RateAdd), 1)}
 	}
 	if o.RateAuthUser > 0 {
-		s.userAuthLimit = store.Limit{Per: time.Duration(float64(time.Hour) / o.RateAuthUser), Burst: max(int(o.RateAuthUser), 1)}
+		s.userAuthLimit = plane.Limit{Per: time.Duration(float64(time.Hour) / o.RateAuthUser), Burst: max(int(o.RateAuthUser), 1)}
 	}
 	if o.RateAuth > 0 {
-		s.authLimit = store.Limit{Per: time.Duration(float64(time.Minute) / o.RateAuth), Burst: max(int(o.RateAuth), 1)}
+		s.authLimit = plane.Limit{Per: time.Duration(float64(time.Minute) / o.RateAuth), Burst: max(int(o.RateAuth), 1)}
 	}
 
 	sm := scs.New()
@@ -176,7 +175,7 @@ func (s *Server) Drain(ctx context.Context) {
 		return
 	}
 	s.pollsMu.Lock()
-	devs := make([]store.DeviceRef, 0, len(s.polls))
+	devs := make([]plane.DeviceRef, 0, len(s.polls))
 	for p := range s.polls {
 		if p.waiter != nil {
 			p.waiter.Notify()

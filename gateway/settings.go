@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"webchat/store"
+	"webchat/store/plane"
 )
 
 // redisSettings is what the last check of Redis's settings found, for
@@ -17,7 +17,7 @@ import (
 type redisSettings struct {
 	checked bool
 	err     error
-	unsafe  []store.UnsafeSetting
+	unsafe  []plane.UnsafeSetting
 }
 
 // summary is /readyz's word for it: ok, unknown (Redis did not say), or the
@@ -37,7 +37,7 @@ func (rs redisSettings) summary() string {
 }
 
 // CheckRedisSettings reads Redis's eviction and persistence settings
-// (store.Plane.CheckSettings), logs a warning that names each setting
+// (plane.Plane.CheckSettings), logs a warning that names each setting
 // which can lose data when what it finds changes (so once at start, and
 // again when Redis restarts or fails over with other settings), and keeps
 // the result for /readyz and webchat_redis_unsafe_setting. Safe for

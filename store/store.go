@@ -1,11 +1,14 @@
-// Package store holds webchat's domain (ids, conversations, users, groups,
-// messages, the sentinel and coded errors) and, for now, the Redis message
-// plane (sequence numbers, history, per-device delivery lists, unread
-// counts, sessions). The SQL graph is its own package, store/sqlgraph.
+// Package store holds webchat's domain: ids, conversations, users, groups,
+// messages, and the sentinel and coded errors. It imports nothing of ours;
+// the adapters below it do the I/O: store/sqlgraph (the friend and group
+// graph in SQL), store/plane (the Redis message plane: sequence numbers,
+// history, per-device delivery, unread counts, rights, limits, the
+// long-poll, sessions).
 //
-// Every method that does I/O takes a context first. Errors are wrapped with
-// context; callers classify them with errors.Is against the sentinel errors
-// below. redis.Nil and sql.ErrNoRows never leave the store's packages.
+// Every method of the adapters that does I/O takes a context first. Errors
+// are wrapped with context; callers classify them with errors.Is against
+// the sentinel errors below. redis.Nil and sql.ErrNoRows never leave the
+// adapters.
 package store
 
 import (
@@ -224,10 +227,6 @@ func parseID(s string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n > 0
 }
-
-func errUnexpected(v any) error { return fmt.Errorf("unexpected reply %v", v) }
-
-func unavailable(op string, err error) error { return Unavailable(op, err) }
 
 // Unavailable wraps an infrastructure error of the operation op so that
 // callers see ErrUnavailable while the cause stays in the chain for logs.

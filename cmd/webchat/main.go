@@ -20,15 +20,14 @@ import (
 	"syscall"
 	"time"
 
-	"webchat/store/sqlgraph"
-
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
 	"webchat/gateway"
-	"webchat/store"
+	"webchat/store/plane"
+	"webchat/store/sqlgraph"
 	"webchat/ui"
 )
 
@@ -75,24 +74,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer graph.Close()
 
-	plane := store.NewPlane(rdb, block, graph, store.PlaneOptions{
+	pl := plane.New(rdb, block, graph, plane.Options{
 		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
 	})
-	defer plane.Close()
-	if err := plane.LoadScripts(ctx); err != nil {
+	defer pl.Close()
+	if err := pl.LoadScripts(ctx); err != nil {
 		return err
 	}
 	// The node's subscription carries session changes to its session cache,
 	// and with POLL_WAIT=subscribe, wake-ups to its waiting polls.
-	sub, err := plane.Subscribe(ctx, logger)
+	sub, err := pl.Subscribe(ctx, logger)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	sessions := store.NewSessionStore(rdb, cfg.RedisPrefix, logger)
-	sessions.ReadWith(plane)
+	sessions := plane.NewSessionStore(rdb, cfg.RedisPrefix, logger)
+	sessions.ReadWith(pl)
 	sub.CacheSessions(sessions)
-	var wakeups *store.Wakeups
+	var wakeups *plane.Wakeups
 	if cfg.PollWait == "subscribe" {
 		wakeups = sub
 	}
@@ -100,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("embedded ui: %w", err)
 	}
-	srv := gateway.NewServer(logger, graph, plane, sessions, static, gateway.Options{
+	srv := gateway.NewServer(logger, graph, pl, sessions, static, gateway.Options{
 		NodeName: cfg.NodeName, PollTimeout: cfg.PollTimeout, PollSlice: cfg.PollSlice, MaxPolls: cfg.MaxPolls, Wakeups: wakeups,
 		BcryptCost: cfg.BcryptCost, SessionLifetime: cfg.SessionLifetime, SessionIdle: cfg.SessionIdle,
 		CookieSecure: cfg.CookieSecure, RateSend: cfg.RateSend, RateSendBurst: cfg.RateSendBurst,
@@ -183,7 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // polls under POLL_WAIT=blmove (many connections with small buffers; it
 // opens none otherwise).
 func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.Hook) (rdb, block redis.UniversalClient, closeAll func(), err error) {
-	cmdOpts, blockOpts := store.ClientOptions(blockingPoolSize(cfg.MaxPolls))
+	cmdOpts, blockOpts := plane.ClientOptions(blockingPoolSize(cfg.MaxPolls))
 	var stopEmbedded func()
 	switch {
 	case cfg.RedisClusterAddrs != "":
@@ -212,7 +211,7 @@ func openRedis(ctx context.Context, cfg config, logger *slog.Logger, hook redis.
 	rdb.AddHook(hook)
 	// Commands run on workers, so that the goroutines of waiting polls keep
 	// shallow stacks (not the blocking client: BLMOVE would hold a worker).
-	offload := store.NewCommandOffloadHook(cmdOpts)
+	offload := plane.NewCommandOffloadHook(cmdOpts)
 	rdb.AddHook(offload)
 	block.AddHook(hook)
 	closeAll = func() {

@@ -1,0 +1,55 @@
+package plane
+
+import (
+	"strconv"
+
+	"webchat/store"
+)
+
+// keys builds every Redis key of the message plane from one prefix. Hash
+// tags keep a conversation's keys ({c:<conv>}) and a user's keys ({u:<id>})
+// each in one cluster slot, so every script touches a single slot. The
+// names are the operator's contract: README.md lists them for redis-cli.
+type keys struct{ prefix string }
+
+func (k keys) conv(kind, conv string) string { return k.prefix + kind + ":{c:" + conv + "}" }
+
+func (k keys) seq(conv string) string     { return k.conv("seq", conv) }
+func (k keys) hist(conv string) string    { return k.conv("hist", conv) }
+func (k keys) pair(conv string) string    { return k.conv("pair", conv) }
+func (k keys) members(conv string) string { return k.conv("members", conv) }
+
+// ver counts revocations of the conversation's pair or members key; a
+// rebuild from SQL writes only if it did not change meanwhile.
+func (k keys) ver(conv string) string { return k.conv("ver", conv) }
+
+// revoking is present while a revoke is under way (Revoke), so that no
+// rebuild writes the right back before it is done.
+func (k keys) revoking(conv string) string { return k.conv("revoking", conv) }
+
+// deny marks, for a moment (denyTTL), that SQL refused u the right to
+// write in (or, for a group, read) the conversation, so that a refused
+// sender does not reach SQL on every try. A grant deletes it.
+func (k keys) deny(conv string, u store.UserID) string {
+	return k.conv("deny", conv) + ":" + strconv.FormatInt(int64(u), 10)
+}
+
+func (k keys) cid(conv string, from store.UserID, clientID string) string {
+	return k.conv("cid", conv) + ":" + strconv.FormatInt(int64(from), 10) + ":" + clientID
+}
+
+// userTag is the user's hash tag, "{u:<id>}"; scripts build device keys
+// from the prefix and this tag.
+func userTag(u store.UserID) string { return "{u:" + strconv.FormatInt(int64(u), 10) + "}" }
+
+func (k keys) user(kind string, u store.UserID) string { return k.prefix + kind + ":" + userTag(u) }
+
+func (k keys) evid(u store.UserID) string    { return k.user("evid", u) }
+func (k keys) devices(u store.UserID) string { return k.user("devices", u) }
+func (k keys) unread(u store.UserID) string  { return k.user("unread", u) }
+
+func (k keys) inbox(u store.UserID, dev string) string    { return k.user("inbox", u) + ":" + dev }
+func (k keys) inflight(u store.UserID, dev string) string { return k.user("inflight", u) + ":" + dev }
+func (k keys) pollgen(u store.UserID, dev string) string  { return k.user("pollgen", u) + ":" + dev }
+
+func (k keys) session(token string) string { return k.prefix + "session:" + token }
