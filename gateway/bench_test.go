@@ -138,7 +138,7 @@ func newRTNode(tb testing.TB) *rtNode {
 	reg := prometheus.NewRegistry()
 	// As cmd/webchat runs by default: polls wait on the node's
 	// subscription, which also keeps the session cache current.
-	sessions, wakeups := nodeSubscription(tb, plane, rdb, prefix, "subscribe")
+	sessions, wakeups := nodeSubscription(tb, plane, "subscribe")
 	srv := gateway.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), graph, plane, sessions,
 		fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}},
 		gateway.Options{BcryptCost: 4, PollSlice: time.Second, PollTimeout: 5 * time.Second, Registry: reg, Gatherer: reg, Wakeups: wakeups})

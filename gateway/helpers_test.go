@@ -23,6 +23,7 @@ import (
 	"webchat/gateway"
 	"webchat/store"
 	"webchat/store/plane"
+	"webchat/store/session"
 	"webchat/store/sqlgraph"
 	"webchat/store/storetest"
 )
@@ -102,8 +103,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	pl := plane.New(rdb, block, graph, o.plane)
 	t.Cleanup(pl.Close)
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
-	var sessions *plane.SessionStore
-	sessions, o.gateway.Wakeups = nodeSubscription(t, pl, rdb, prefix, o.pollWait)
+	var sessions *session.Store
+	sessions, o.gateway.Wakeups = nodeSubscription(t, pl, o.pollWait)
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
 	if o.gateway.BcryptCost == 0 {
@@ -143,8 +144,8 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	o.pollWait = pollWait
 	reg := prometheus.NewRegistry()
 	o.gateway.Registry, o.gateway.Gatherer = reg, reg
-	var sessions *plane.SessionStore
-	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, e.rdb, e.prefix, o.pollWait)
+	var sessions *session.Store
+	sessions, o.gateway.Wakeups = nodeSubscription(e.t, e.plane, o.pollWait)
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
 	e.t.Cleanup(func() { srv.Close(context.Background()) })
@@ -158,11 +159,9 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 // nodeSubscription sets a node up as cmd/webchat does: its subscription
 // feeds its session cache, and with pollWait "subscribe" its waiting polls
 // (wakeups is nil otherwise).
-func nodeSubscription(t testing.TB, pl *plane.Plane, rdb redis.UniversalClient, prefix, pollWait string) (sessions *plane.SessionStore, wakeups *plane.Wakeups) {
-	sub := subscribe(t, pl)
-	sessions = plane.NewSessionStore(rdb, prefix, nil)
-	sessions.ReadWith(pl)
-	sub.CacheSessions(sessions)
+func nodeSubscription(t testing.TB, pl *plane.Plane, pollWait string) (sessions *session.Store, wakeups *plane.Wakeups) {
+	sessions = session.New(pl, nil, true)
+	sub := subscribe(t, pl, sessions.News())
 	if pollWait == "subscribe" {
 		wakeups = sub
 	}
@@ -170,9 +169,9 @@ func nodeSubscription(t testing.TB, pl *plane.Plane, rdb redis.UniversalClient, 
 }
 
 // subscribe starts a node's wake-up subscription, closed with the test.
-func subscribe(t testing.TB, pl *plane.Plane) *plane.Wakeups {
+func subscribe(t testing.TB, pl *plane.Plane, chans ...plane.Channel) *plane.Wakeups {
 	t.Helper()
-	w, err := pl.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w, err := pl.Subscribe(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), chans...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ const keyState ctxKey = 0
 // reqState is what the middlewares learn about a request.
 type reqState struct {
 	id   string
-	sess session // set by requireUser
+	sess caller // set by requireUser
 }
 
 func state(ctx context.Context) *reqState {

@@ -228,7 +228,7 @@ func (s *Server) handlePoll() http.Handler {
 // liveSession checks in Redis, not in the session cache, that the
 // session still exists; if not, it removes the device (which a poll may
 // just have entered again) and answers errUnauthorized.
-func (s *Server) liveSession(ctx context.Context, me session) error {
+func (s *Server) liveSession(ctx context.Context, me caller) error {
 	err := s.sessionInRedis(ctx, me.token)
 	if err == errUnauthorized {
 		if uerr := s.plane.UnregisterDevice(ctx, me.user, me.device); uerr != nil {
@@ -241,7 +241,7 @@ func (s *Server) liveSession(ctx context.Context, me session) error {
 // wait waits one slice for the device's inbox, registered for drain and
 // counted: on the node's wake-up subscription when wt is set, else in
 // Redis (BLMOVE).
-func (s *Server) wait(r *http.Request, me session, wt *plane.Waiter, d time.Duration) error {
+func (s *Server) wait(r *http.Request, me caller, wt *plane.Waiter, d time.Duration) error {
 	p := &waitingPoll{ref: plane.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
 	s.pollsMu.Lock()
 	s.polls[p] = struct{}{}

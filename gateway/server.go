@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"webchat/store/plane"
+	"webchat/store/session"
 	"webchat/store/sqlgraph"
 )
 
@@ -83,7 +84,7 @@ type Server struct {
 	log      *slog.Logger
 	graph    *sqlgraph.Graph
 	plane    *plane.Plane
-	sessions *plane.SessionStore
+	sessions *session.Store
 	sm       *scs.SessionManager
 	o        Options
 	handler  http.Handler
@@ -115,7 +116,7 @@ type Server struct {
 }
 
 // NewServer returns a gateway node over its dependencies. It does no I/O.
-func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, pl *plane.Plane, sessions *plane.SessionStore, static fs.FS, o Options) *Server {
+func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, pl *plane.Plane, sessions *session.Store, static fs.FS, o Options) *Server {
 	o.defaults()
 	s := &Server{
 		log: logger, graph: graph, plane: pl, sessions: sessions, o: o,

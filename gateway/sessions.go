@@ -9,14 +9,14 @@ import (
 	"webchat/store"
 )
 
-// session is the logged-in user of a request.
-type session struct {
+// caller is the logged-in user of a request.
+type caller struct {
 	user   store.UserID
 	device string
 	token  string
 }
 
-func currentSession(ctx context.Context) session {
+func currentSession(ctx context.Context) caller {
 	return state(ctx).sess
 }
 
@@ -60,7 +60,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			}
 			s.sm.Put(ctx, sessSeen, now.UnixMilli())
 		}
-		serveAs(session{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}, next, w, r)
+		serveAs(caller{user: store.UserID(uid), device: dev, token: s.sm.Token(ctx)}, next, w, r)
 	})
 }
 
@@ -75,7 +75,7 @@ func (s *Server) sessionInRedis(ctx context.Context, token string) error {
 }
 
 // serveAs serves the request as the session's user.
-func serveAs(sess session, next http.Handler, w http.ResponseWriter, r *http.Request) {
+func serveAs(sess caller, next http.Handler, w http.ResponseWriter, r *http.Request) {
 	st, ok := r.Context().Value(keyState).(*reqState)
 	if !ok {
 		st = &reqState{}
@@ -165,7 +165,7 @@ func (s *Server) pollUser(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		serveAs(session{user: uid, device: rec.Device, token: c.Value}, next, w, r)
+		serveAs(caller{user: uid, device: rec.Device, token: c.Value}, next, w, r)
 	})
 }
 
@@ -203,7 +203,7 @@ func (s *Server) readOnlySession(next, full http.Handler) http.Handler {
 			return
 		}
 		w.Header().Add("Vary", "Cookie") // as scs's LoadAndSave
-		serveAs(session{user: store.UserID(rec.User), device: rec.Device, token: c.Value}, next, w, r)
+		serveAs(caller{user: store.UserID(rec.User), device: rec.Device, token: c.Value}, next, w, r)
 	})
 }
 

@@ -197,11 +197,11 @@ func TestSendWritesItsSessionOnlyWhenDue(t *testing.T) {
 	stale := time.Now().Add(-2 * time.Hour).UnixMilli()
 	setSeen(t, e, key, stale)
 	alice.e = e.secondNode()
-	if s, _ := session(t, e, key)["s"].(float64); int64(s) != stale {
+	if s, _ := sessionRecord(t, e, key)["s"].(float64); int64(s) != stale {
 		t.Fatalf("seen is %v before the send, want %d", s, stale)
 	}
 	alice.mustDo("POST", "/api/messages", send, 201, nil)
-	if s, _ := session(t, e, key)["s"].(float64); time.Since(time.UnixMilli(int64(s))) > time.Minute {
+	if s, _ := sessionRecord(t, e, key)["s"].(float64); time.Since(time.UnixMilli(int64(s))) > time.Minute {
 		t.Fatalf("a send due its hourly refresh left seen at %v", time.UnixMilli(int64(s)))
 	}
 
@@ -231,7 +231,7 @@ func sessionKey(e *env, c *client) string {
 }
 
 // session reads the session record at key as Redis holds it.
-func session(t *testing.T, e *env, key string) map[string]any {
+func sessionRecord(t *testing.T, e *env, key string) map[string]any {
 	t.Helper()
 	var rec map[string]any
 	b, err := e.rdb.Get(context.Background(), key).Bytes()
@@ -247,7 +247,7 @@ func session(t *testing.T, e *env, key string) map[string]any {
 // setSeen writes the session's seen stamp (Unix ms) behind the stores' backs.
 func setSeen(t *testing.T, e *env, key string, seen int64) {
 	t.Helper()
-	rec := session(t, e, key)
+	rec := sessionRecord(t, e, key)
 	rec["s"] = seen
 	b, _ := json.Marshal(rec)
 	if err := e.rdb.Set(context.Background(), key, b, time.Hour).Err(); err != nil {

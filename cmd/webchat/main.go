@@ -27,6 +27,7 @@ import (
 
 	"webchat/gateway"
 	"webchat/store/plane"
+	"webchat/store/session"
 	"webchat/store/sqlgraph"
 	"webchat/ui"
 )
@@ -83,14 +84,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	// The node's subscription carries session changes to its session cache,
 	// and with POLL_WAIT=subscribe, wake-ups to its waiting polls.
-	sub, err := pl.Subscribe(ctx, logger)
+	sessions := session.New(pl, logger, true)
+	sub, err := pl.Subscribe(ctx, logger, sessions.News())
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	sessions := plane.NewSessionStore(rdb, cfg.RedisPrefix, logger)
-	sessions.ReadWith(pl)
-	sub.CacheSessions(sessions)
 	var wakeups *plane.Wakeups
 	if cfg.PollWait == "subscribe" {
 		wakeups = sub

@@ -18,7 +18,7 @@ var luaFS embed.FS
 type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
 	send, history, grant, revoke, rebuild           *redis.Script
-	gcra, track                                     *redis.Script
+	gcra, track, session                            *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -49,17 +49,9 @@ func loadScripts() *scripts {
 	s.rebuild = mk("rebuild", false)
 	s.gcra = mk("gcra", false)
 	s.track = mk("track", true)
-	// Also run without a plane (SessionStore), so a package value.
-	s.all = append(s.all, readSession)
-	s.srcs = append(s.srcs, sessionSrc)
+	s.session = mk("session", false) // a session record and its expiry
 	return s
 }
-
-// readSession is session.lua: a session record and its expiry.
-var (
-	sessionSrc  = mustRead("session")
-	readSession = redis.NewScript(sessionSrc)
-)
 
 func mustRead(name string) string {
 	b, err := luaFS.ReadFile("lua/" + name + ".lua")

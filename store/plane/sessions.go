@@ -75,7 +75,7 @@ func isWrongType(err error) bool {
 }
 
 // announceGone tells every node's session cache that tokens are gone
-// (SessionStore.changed). If that fails, other nodes' copies age out.
+// (as store/session does for one). If that fails, other nodes' copies age out.
 func (p *Plane) announceGone(ctx context.Context, tokens []string) error {
 	pipe := p.rdb.Pipeline()
 	for _, t := range tokens {
@@ -104,8 +104,8 @@ func (p *Plane) EndAllSessions(ctx context.Context, u store.UserID) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return unavailable("delete sessions", err)
 	}
-	// Then every node's session cache forgets them (SessionStore.changed).
-	// If that fails, other nodes' copies age out (as SessionStore.changed)
+	// Then every node's session cache forgets them (as store/session does
+	// for one). If that fails, other nodes' copies age out
 	// and the caller hears of it once the devices are gone: the sessions
 	// themselves are over, and a repeat of the call finds nothing left.
 	var announceErr error

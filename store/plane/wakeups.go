@@ -37,8 +37,7 @@ type Wakeups struct {
 	rdb     redis.UniversalClient
 	node    string
 	channel string
-	gone    string        // session changes, for sessions
-	cache   *sessionCache // set by CacheSessions
+	chans   map[string]Channel // the other channels, by name
 
 	mu      sync.Mutex
 	waiters map[string]*Waiter // per device, a list: usually of one
@@ -96,9 +95,21 @@ func (wt *Waiter) Notify() {
 	}
 }
 
-// Subscribe starts the node's wake-up subscription and returns once Redis
-// has confirmed it. Close stops it.
-func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, error) {
+// Channel is one more channel of the node's subscription (the session
+// news of store/session), with its handlers. Message receives what is
+// published to it; Live(true) says the subscription is up (at the start,
+// and again when it is renewed: what was published while it was down is
+// lost), Live(false) that it is down or closed and news may be missed.
+// Both run on the subscription's goroutine and must not block.
+type Channel struct {
+	Name    string
+	Message func(payload string)
+	Live    func(live bool)
+}
+
+// Subscribe starts the node's subscription, to its wake-up channel and to
+// chans, and returns once Redis has confirmed it. Close stops it.
+func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger, chans ...Channel) (*Wakeups, error) {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("node id: %w", err)
@@ -107,22 +118,33 @@ func (p *Plane) Subscribe(ctx context.Context, log *slog.Logger) (*Wakeups, erro
 	// (or none) never share a channel.
 	node := hex.EncodeToString(b[:])
 	w := &Wakeups{
-		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node, gone: p.k.goneChannel(),
-		cache: newSessionCache(), waiters: map[string]*Waiter{}, stop: make(chan struct{}), done: make(chan struct{}),
+		log: log, rdb: p.rdb, node: node, channel: p.kp + "wake:" + node, chans: map[string]Channel{},
+		waiters: map[string]*Waiter{}, stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range chans {
+		w.chans[c.Name] = c
 	}
 	ps, err := w.subscribe(ctx)
 	if err != nil {
 		return nil, err
 	}
 	w.ps = ps
+	w.live(true)
 	go w.loop()
 	return w, nil
 }
 
 func (w *Wakeups) subscribe(ctx context.Context) (*redis.PubSub, error) {
-	ps := w.rdb.Subscribe(ctx, w.channel, w.gone)
+	names := []string{w.channel}
+	for name := range w.chans {
+		names = append(names, name)
+	}
+	ps := w.rdb.Subscribe(ctx, names...)
 	var err error
-	for range 2 { // one confirmation per channel
+	for range names { // one confirmation per channel
 		var msg any
 		if msg, err = ps.ReceiveTimeout(ctx, 5*time.Second); err != nil {
 			break
@@ -139,24 +161,13 @@ func (w *Wakeups) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	return ps, nil
 }
 
-// CacheSessions makes sessions keep recently read sessions in memory for a
-// few seconds; this subscription carries every node's changes and
-// deletions to the cache, and empties it whenever it may have missed one.
-// Call it before serving.
-func (w *Wakeups) CacheSessions(sessions *SessionStore) {
-	sessions.cache = w.cache
-	go func() {
-		t := time.NewTicker(sessionCacheAge)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				w.cache.sweep()
-			case <-w.stop:
-				return
-			}
+// live tells the other channels' handlers whether the subscription is up.
+func (w *Wakeups) live(up bool) {
+	for _, c := range w.chans {
+		if c.Live != nil {
+			c.Live(up)
 		}
-	}()
+	}
 }
 
 // Node is the id that the poll script writes into a waiting poll's pollgen.
@@ -245,7 +256,7 @@ func (w *Wakeups) Close() error {
 	close(w.stop)
 	ps := w.ps
 	w.mu.Unlock()
-	w.cache.flush(false)
+	w.live(false)
 	ps.Close() // the renewal may have closed it already
 	<-w.done
 	return nil
@@ -291,7 +302,7 @@ func (w *Wakeups) loop() {
 			// Broken or dead: publishes may have been lost meanwhile, so
 			// every waiter re-checks; then a new subscription.
 			w.log.Warn("wake-up subscription lost; renewing", "err", err)
-			w.cache.flush(false) // and no caching until it is back
+			w.live(false) // and no caching of what it carries until it is back
 			w.notifyAll()
 			w.renew(ps, &backoff)
 			pinged = false
@@ -299,16 +310,16 @@ func (w *Wakeups) loop() {
 		}
 		switch m := msg.(type) {
 		case *redis.Message:
-			if m.Channel == w.gone {
-				w.cache.drop(m.Payload)
-			} else {
+			if m.Channel == w.channel {
 				w.notify(m.Payload)
+			} else if c, ok := w.chans[m.Channel]; ok && c.Message != nil {
+				c.Message(m.Payload)
 			}
 		case *redis.Subscription:
 			// go-redis renewed the subscription after a reconnect: what was
 			// published before that is lost, so every waiter re-checks.
 			if m.Kind == "subscribe" {
-				w.cache.flush(true)
+				w.live(true)
 				w.notifyAll()
 			}
 		}
@@ -341,7 +352,7 @@ func (w *Wakeups) renew(old *redis.PubSub, backoff *time.Duration) {
 		w.ps = ps
 		w.mu.Unlock()
 		// Published while there was no subscription: lost.
-		w.cache.flush(true)
+		w.live(true)
 		w.notifyAll()
 		return
 	}

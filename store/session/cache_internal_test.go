@@ -1,4 +1,4 @@
-package plane
+package session
 
 import (
 	"testing"
@@ -7,8 +7,14 @@ import (
 
 func TestSessionCacheAgesEpochsAndPauses(t *testing.T) {
 	now := time.Unix(1000, 0)
-	c := newSessionCache()
+	c := newCache()
 	c.now = func() time.Time { return now }
+	// Nothing is kept before the subscription that carries the news is up.
+	c.put("t", []byte("v"), time.Hour, c.begin())
+	if _, ok := c.get("t"); ok {
+		t.Fatal("kept before the subscription was up")
+	}
+	c.flush(true) // the subscription is up
 
 	// A read that an invalidation overtook is not kept: it may be the value
 	// just deleted.
@@ -23,8 +29,8 @@ func TestSessionCacheAgesEpochsAndPauses(t *testing.T) {
 		t.Fatalf("get = %q %v", b, ok)
 	}
 
-	// Trusted for sessionCacheAge, then read again.
-	now = now.Add(sessionCacheAge - time.Millisecond)
+	// Trusted for cacheAge, then read again.
+	now = now.Add(cacheAge - time.Millisecond)
 	if _, ok := c.get("t"); !ok {
 		t.Fatal("dropped before its age")
 	}
@@ -57,22 +63,29 @@ func TestSessionCacheAgesEpochsAndPauses(t *testing.T) {
 	}
 
 	// The sweep forgets what aged out, so idle polls keep no sessions.
-	now = now.Add(sessionCacheAge)
+	now = now.Add(cacheAge)
 	c.put("fresh", []byte("v"), time.Hour, c.begin())
 	c.sweep()
 	if c.len() != 1 {
 		t.Fatalf("%d entries after the sweep, want 1", c.len())
 	}
+	// And a put past cacheAge since the last sweep sweeps by itself.
+	now = now.Add(cacheAge)
+	c.put("fresher", []byte("v"), time.Hour, c.begin())
+	if c.len() != 1 {
+		t.Fatalf("%d entries after a put that sweeps, want 1", c.len())
+	}
 }
 
 func TestSessionCacheStaysBounded(t *testing.T) {
 	now := time.Unix(1000, 0)
-	c := newSessionCache()
+	c := newCache()
 	c.now = func() time.Time { return now }
-	for i := range sessionCacheMax + 10 {
+	c.flush(true) // the subscription is up
+	for i := range cacheMax + 10 {
 		c.put(string(rune(i))+"-"+time.Duration(i).String(), nil, time.Hour, c.begin())
 	}
-	if n := c.len(); n > sessionCacheMax {
-		t.Fatalf("%d entries, bound %d", n, sessionCacheMax)
+	if n := c.len(); n > cacheMax {
+		t.Fatalf("%d entries, bound %d", n, cacheMax)
 	}
 }
