@@ -1,13 +1,7 @@
 package gateway
 
 import (
-	"context"
-	"errors"
-	"net"
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"webchat/store/plane"
 )
@@ -72,49 +66,10 @@ func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() 
 	return m
 }
 
-// RedisErrorHook counts Redis command errors (not redis.Nil) in
-// webchat_redis_errors_total; add it to the node's clients.
-type RedisErrorHook struct{ errors prometheus.Counter }
-
-// NewRedisErrorHook registers the counter on reg.
-func NewRedisErrorHook(reg prometheus.Registerer) *RedisErrorHook {
+// RedisErrorCounter registers webchat_redis_errors_total on reg, for the
+// plane's error hook (plane.NewErrorHook) on the node's clients.
+func RedisErrorCounter(reg prometheus.Registerer) prometheus.Counter {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "webchat_redis_errors_total", Help: "Redis commands that failed (not counting nil replies)."})
 	reg.MustRegister(c)
-	return &RedisErrorHook{errors: c}
-}
-
-func (h *RedisErrorHook) count(err error) {
-	// NOSCRIPT is expected after a restart and answered by loading scripts.
-	if err != nil && !errors.Is(err, redis.Nil) && !errors.Is(err, context.Canceled) && !strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		h.errors.Inc()
-	}
-}
-
-// DialHook passes dials through.
-func (h *RedisErrorHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := next(ctx, network, addr)
-		h.count(err)
-		return c, err
-	}
-}
-
-// ProcessHook counts a failed command.
-func (h *RedisErrorHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		err := next(ctx, cmd)
-		h.count(cmd.Err())
-		return err
-	}
-}
-
-// ProcessPipelineHook counts each failed command of a pipeline.
-func (h *RedisErrorHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		err := next(ctx, cmds)
-		for _, c := range cmds {
-			h.count(c.Err())
-		}
-		return err
-	}
+	return c
 }

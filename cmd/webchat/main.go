@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rdb, block, closeRedis, err := openRedis(ctx, cfg, logger, gateway.NewRedisErrorHook(reg))
+	rdb, block, closeRedis, err := openRedis(ctx, cfg, logger, plane.NewErrorHook(gateway.RedisErrorCounter(reg).Inc))
 	if err != nil {
 		return err
 	}
