@@ -37,14 +37,14 @@ go build -o "$bin/floor" ./loadtest/cmd/floor
 
 echo "bench: Redis round trips per request (go-redis hook)"
 WEBCHAT_ROUNDTRIPS_JSON="$results_abs/roundtrips.json" \
-	go test -count=1 -run '^(TestRedisRoundTrips|TestPlaneRoundTrips)$' -v ./gateway ./store >"$results/roundtrips.txt" 2>&1 ||
+	go test -count=1 -run '^(TestRedisRoundTrips|TestPlaneRoundTrips)$' -v ./gateway ./store/plane >"$results/roundtrips.txt" 2>&1 ||
 	{ cat "$results/roundtrips.txt"; exit 1; }
 grep -A8 'round trips per request' "$results/roundtrips.txt" || true
 
 benchtime=1s
 [[ $quick == yes ]] && benchtime=100x
 echo "bench: Go benchmarks (-benchtime $benchtime)"
-go test -count=1 -run '^$' -bench . -benchmem -benchtime "$benchtime" ./store ./gateway 2>&1 | tee "$results/gobench.txt"
+go test -count=1 -run '^$' -bench . -benchmem -benchtime "$benchtime" ./store/plane ./gateway 2>&1 | tee "$results/gobench.txt"
 
 echo "bench: load tests, webchat and Nchan in turns"
 "$bin/benchrun" run -webchat "$bin/webchat" -loadtest "$bin/loadtest" -floor "$bin/floor" -results "$results" -plots "$plots" \
