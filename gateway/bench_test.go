@@ -130,7 +130,7 @@ func newRTNode(tb testing.TB) *rtNode {
 	tb.Cleanup(func() { rdb.Close(); block.Close() })
 	prefix := storetest.Prefix(tb)
 	graph := storetest.NewGraph(tb)
-	plane := plane.New(rdb, block, graph, plane.Options{Prefix: prefix, InboxCap: 1 << 30})
+	plane := plane.New(rdb, block, graph, plane.Options{Prefix: prefix, InboxCap: 1 << 30, CreditCallers: true})
 	tb.Cleanup(plane.Close)
 	if err := plane.LoadScripts(context.Background()); err != nil {
 		tb.Fatal(err)

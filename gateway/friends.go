@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,31 +65,20 @@ func (s *Server) handleFriendRequest() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		res, err := s.graph.RequestFriend(r.Context(), me.user, username)
+		res, err := s.rights.RequestFriend(r.Context(), me.actor(), username)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		switch {
-		case res.Friend != nil:
-			// They had asked us: friends at once.
-			s.befriend(r, res.Request)
+		case res.Friend != nil: // they had asked us: friends at once
 			writeJSON(w, http.StatusOK, friendResponse{*res.Friend})
 		case res.Created:
-			s.publish(r, "friend_request", "request", res.Request, res.Request.To.ID, me.user)
 			writeJSON(w, http.StatusCreated, requestResponse{res.Request})
 		default:
 			writeJSON(w, http.StatusOK, requestResponse{res.Request})
 		}
 	})
-}
-
-// befriend writes an accepted request's friendship through to Redis and
-// tells both people.
-func (s *Server) befriend(r *http.Request, req store.FriendRequest) {
-	s.grantWarn(r, "friendship", s.plane.GrantPair(r.Context(), req.From.ID, req.To.ID))
-	s.publish(r, "friend_added", "friend", req.To, req.From.ID)
-	s.publish(r, "friend_added", "friend", req.From, req.To.ID)
 }
 
 func (s *Server) handleAnswerRequest(accept bool) http.Handler {
@@ -102,23 +90,18 @@ func (s *Server) handleAnswerRequest(accept bool) http.Handler {
 			return
 		}
 		if !accept {
-			req, err := s.graph.DeclineRequest(r.Context(), me.user, id)
-			if err != nil {
+			if _, err := s.rights.DeclineRequest(r.Context(), me.actor(), id); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			// The asker stops waiting, and the decliner's other devices
-			// drop a request they can no longer answer.
-			s.publish(r, "friend_request_declined", "request", req, req.From.ID, me.user)
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		req, err := s.graph.AcceptRequest(r.Context(), me.user, id)
+		req, err := s.rights.AcceptRequest(r.Context(), me.actor(), id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.befriend(r, req)
 		writeJSON(w, http.StatusOK, friendResponse{req.From})
 	})
 }
@@ -131,24 +114,9 @@ func (s *Server) handleUnfriend() http.Handler {
 			s.writeError(w, r, store.ErrUserNotFound)
 			return
 		}
-		other := store.UserID(id)
-		removed := false
-		err := s.plane.Revoke(r.Context(), store.DirectConv(me.user, other), me.user, func(ctx context.Context) (bool, error) {
-			var err error
-			removed, err = s.graph.Unfriend(ctx, me.user, other)
-			return false, err
-		})
-		if err != nil {
+		if err := s.rights.Unfriend(r.Context(), me.actor(), store.UserID(id)); err != nil {
 			s.writeError(w, r, err)
 			return
-		}
-		if removed {
-			if them, err := s.graph.UserByID(r.Context(), other); err == nil {
-				s.publish(r, "friend_removed", "friend", them, me.user)
-			}
-			if mine, err := s.graph.UserByID(r.Context(), me.user); err == nil {
-				s.publish(r, "friend_removed", "friend", mine, other)
-			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -1,9 +1,6 @@
 package gateway
 
 import (
-	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -64,23 +61,6 @@ func FuzzParseCursor(f *testing.F) {
 	})
 }
 
-// FuzzPollQuery: the poll reads its parameters as url.URL.Query().Get
-// would, whatever the query.
-func FuzzPollQuery(f *testing.F) {
-	for _, s := range []string{"", "timeout=5&cursor=abcd-3", "cursor=abcd-3&timeout=0", "timeout=1&timeout=2",
-		"timeout=%zz&timeout=3", "timeout;=1&timeout=2", "a=1&&cursor=x%2By+z", "%74imeout=4", "cursor", "cursor=&cursor=1",
-		"timeout=1;cursor=2", "=&=", "timeout=%"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		q, _ := url.ParseQuery(raw)
-		timeout, cursor := pollQuery(raw)
-		if timeout != q.Get("timeout") || cursor != q.Get("cursor") {
-			t.Fatalf("pollQuery(%q) = %q, %q; url.ParseQuery gives %q, %q", raw, timeout, cursor, q.Get("timeout"), q.Get("cursor"))
-		}
-	})
-}
-
 // FuzzParseConv: a conversation id is accepted only in its canonical form.
 func FuzzParseConv(f *testing.F) {
 	for _, s := range []string{"d1-2", "d2-1", "d01-2", "g7", "g0", "g-1", "d1-1", "x", "d9223372036854775807-1", "g9223372036854775808"} {
@@ -98,69 +78,4 @@ func FuzzParseConv(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", s, c)
 		}
 	})
-}
-
-// FuzzParseSend: whatever parseSend takes, decodeBytes takes too and reads
-// the same.
-func FuzzParseSend(f *testing.F) {
-	for _, s := range []string{
-		`{"to":2,"type":"single","body":"hi","client_id":"c1"}`,
-		`{"client_id":"x","body":"a,b}","type":"group","to":12}`,
-		`{"to":-3,"type":"single","body":"é 😀"}`, `{"to":02}`, `{"to":1e3}`, `{"to":2,}`, `{}`,
-		`{"to":2,"to":3}`, `{"To":2}`, `{"body":"a\"b"}`, `{"body":"a\\b"}`, `{ "to":2}`, `{"to":99999999999999999999}`,
-		`{"type":null}`, "{\"body\":\"\xff\"}", `{"body":"x"}{}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := parseSend(data)
-		if !ok {
-			return
-		}
-		var slow sendRequest
-		if err := decodeBytes(data, &slow); err != nil {
-			t.Fatalf("parseSend took %q, which decodeBytes refuses: %v", data, err)
-		}
-		if show(fast) != show(slow) {
-			t.Fatalf("%q: parseSend read %s, decodeBytes %s", data, show(fast), show(slow))
-		}
-	})
-}
-
-// show prints a sendRequest, nil fields as nil.
-func show(r sendRequest) string {
-	s := func(p *string) string {
-		if p == nil {
-			return "nil"
-		}
-		return strconv.Quote(*p)
-	}
-	to := "nil"
-	if r.To != nil {
-		to = strconv.FormatInt(*r.To, 10)
-	}
-	return fmt.Sprintf("to=%s type=%s body=%s client_id=%s", to, s(r.Type), s(r.Body), s(r.ClientID))
-}
-
-// The shapes browsers and the load generator send take parseSend's path;
-// the rest fall back to encoding/json.
-func TestParseSendTakesOnlyThePlainShape(t *testing.T) {
-	for _, s := range []string{
-		`{"to":2,"type":"single","body":"hi","client_id":"c1"}`,
-		`{"to":12,"type":"group","body":"a, b} é 😀"}`,
-		`{"client_id":"x","body":"b","type":"single","to":3}`,
-		`{}`,
-	} {
-		if _, ok := parseSend([]byte(s)); !ok {
-			t.Errorf("parseSend refused %s", s)
-		}
-	}
-	for _, s := range []string{
-		`{"to":2,"to":3}`, `{"To":2}`, `{"body":"a\"b"}`, `{"body":"a\\b"}`, `{ "to":2}`, `{"to":02}`, `{"to":1e3}`,
-		`{"to":2,}`, `{"type":null}`, `{"to":99999999999999999999}`, `{"extra":1}`, "{\"body\":\"a\tb\"}",
-	} {
-		if _, ok := parseSend([]byte(s)); ok {
-			t.Errorf("parseSend took %s", s)
-		}
-	}
 }

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"unicode/utf8"
-
-	"webchat/store/sqlgraph"
 
 	"webchat/store"
 )
@@ -69,13 +66,11 @@ func (s *Server) handleCreateGroup() http.Handler {
 			s.writeError(w, r, badRequest("invalid_field", "Max members must be from 2 to 2000"))
 			return
 		}
-		g, err := s.graph.CreateGroup(r.Context(), me.user, strings.TrimSpace(*req.Name), brief, int(maxMembers))
+		g, err := s.rights.CreateGroup(r.Context(), me.actor(), strings.TrimSpace(*req.Name), brief, int(maxMembers))
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.grantWarn(r, "new group", s.plane.InitGroup(r.Context(), g.ID, me.user))
-		s.publish(r, "group_joined", "group", g, me.user)
 		writeJSON(w, http.StatusCreated, groupResponse{g})
 	})
 }
@@ -109,22 +104,6 @@ func (s *Server) handleGetGroup() http.Handler {
 	})
 }
 
-// publishGroupUpdated tells every member but skip of the group's new state.
-func (s *Server) publishGroupUpdated(r *http.Request, g store.Group, skip store.UserID) {
-	ids, err := s.graph.MemberIDs(r.Context(), g.ID)
-	if err != nil {
-		s.log.Warn("list members for group_updated", "group", g.ID, "err", err)
-		return
-	}
-	to := ids[:0]
-	for _, id := range ids {
-		if id != skip {
-			to = append(to, id)
-		}
-	}
-	s.publish(r, "group_updated", "group", g, to...)
-}
-
 func (s *Server) handleSetRole() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me := currentSession(r.Context())
@@ -148,12 +127,11 @@ func (s *Server) handleSetRole() http.Handler {
 			s.writeError(w, r, badRequest("invalid_field", "Role must be admin or member, or owner to hand the group over"))
 			return
 		}
-		m, g, err := s.graph.SetRole(r.Context(), me.user, gid, store.UserID(uid), role)
+		m, err := s.rights.SetRole(r.Context(), me.actor(), gid, store.UserID(uid), role)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.publishGroupUpdated(r, g, 0)
 		writeJSON(w, http.StatusOK, memberResponse{m})
 	})
 }
@@ -167,32 +145,9 @@ func (s *Server) handleRemoveMember() http.Handler {
 			s.writeError(w, r, store.ErrGroupNotFound)
 			return
 		}
-		target := store.UserID(uid)
-		// Check the actor's rights before touching Redis, so a refused
-		// removal does not invalidate the members key.
-		_, role, err := s.graph.GroupForMember(r.Context(), gid, me.user)
-		if err != nil {
+		if err := s.rights.RemoveMember(r.Context(), me.actor(), gid, store.UserID(uid)); err != nil {
 			s.writeError(w, r, err)
 			return
-		}
-		if target != me.user && role == store.RoleMember {
-			s.writeError(w, r, store.ErrNotAllowed)
-			return
-		}
-		var res sqlgraph.RemoveResult
-		err = s.plane.Revoke(r.Context(), store.GroupConv(gid), target, func(ctx context.Context) (bool, error) {
-			var err error
-			res, err = s.graph.RemoveMember(ctx, me.user, gid, target)
-			return res.Deleted, err
-		})
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.publish(r, "group_left", "group", res.Group, target)
-		s.cancelled(r, res.Cancelled)
-		if !res.Deleted {
-			s.groupNews(r, gid)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})

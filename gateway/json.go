@@ -150,21 +150,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, b)
 }
 
-// The constant header values every answer carries, shared rather than
-// allocated per answer: net/http only reads them, and Header.Add would
-// append to a copy (length and capacity are 1).
-var (
-	hdrJSON    = []string{"application/json"}
-	hdrNoStore = []string{"no-store"}
-)
-
 // writeRaw answers JSON already encoded (messages and events come from
 // Redis as JSON and are never re-encoded).
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h["Content-Type"] = hdrJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	h["Cache-Control"] = hdrNoStore
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(b)
 }

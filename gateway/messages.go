@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -22,89 +21,11 @@ type sendRequest struct {
 
 const maxBodyChars = 4000
 
-// parseSend reads a send body of the plain shape that browsers and the
-// load generator write (one object without whitespace; the keys to, type,
-// body and client_id exactly so spelled, each at most once; to an integer
-// as JSON writes one; strings without escapes or control bytes) into what
-// decodeBytes would, without encoding/json's decoder, since every send
-// decodes one. Anything else reports false, for decodeBytes to read and,
-// if need be, to word the error.
-func parseSend(b []byte) (req sendRequest, ok bool) {
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' || !utf8.Valid(b) {
-		return req, false
-	}
-	for rest := b[1 : len(b)-1]; len(rest) > 0; {
-		key, r, ok := plainString(rest)
-		if !ok || len(r) == 0 || r[0] != ':' {
-			return req, false
-		}
-		rest = r[1:]
-		if string(key) == "to" {
-			end := bytes.IndexByte(rest, ',')
-			if end < 0 {
-				end = len(rest)
-			}
-			n, err := strconv.ParseInt(string(rest[:end]), 10, 64)
-			if req.To != nil || !jsonInt(rest[:end]) || err != nil {
-				return req, false
-			}
-			req.To, rest = &n, rest[end:]
-		} else {
-			var dst **string
-			switch string(key) {
-			case "type":
-				dst = &req.Type
-			case "body":
-				dst = &req.Body
-			case "client_id":
-				dst = &req.ClientID
-			default:
-				return req, false
-			}
-			v, r, ok := plainString(rest)
-			if !ok || *dst != nil {
-				return req, false
-			}
-			str := string(v)
-			*dst, rest = &str, r
-		}
-		if len(rest) > 0 {
-			if rest[0] != ',' || len(rest) == 1 {
-				return req, false
-			}
-			rest = rest[1:]
-		}
-	}
-	return req, true
-}
-
-// plainString reads a JSON string without escapes or control bytes at the
-// start of b: its content and what follows it.
-func plainString(b []byte) (s, rest []byte, ok bool) {
-	if len(b) < 2 || b[0] != '"' {
-		return nil, nil, false
-	}
-	end := bytes.IndexByte(b[1:], '"')
-	if end < 0 {
-		return nil, nil, false
-	}
-	s = b[1 : 1+end]
-	for _, c := range s {
-		if c < 0x20 || c == '\\' {
-			return nil, nil, false
-		}
-	}
-	return s, b[2+end:], true
-}
-
-// decodeSend reads a send's body: parseSend's plain shape, else decodeBytes.
+// decodeSend reads a send's body.
 func decodeSend(w http.ResponseWriter, r *http.Request) (sendRequest, error) {
 	body, err := readBody(w, r)
 	if err != nil {
 		return sendRequest{}, err
-	}
-	if req, ok := parseSend(body); ok {
-		return req, nil
 	}
 	var req sendRequest
 	err = decodeBytes(body, &req)

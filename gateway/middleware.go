@@ -42,10 +42,10 @@ func (s *Server) requestMeta(next http.Handler) http.Handler {
 			id = randomHex(8)
 		}
 		h := w.Header()
-		if s.nodeHeader != nil {
-			h["X-Webchat-Node"] = s.nodeHeader
+		if s.o.NodeName != "" {
+			h.Set("X-Webchat-Node", s.o.NodeName)
 		}
-		h["X-Request-Id"] = []string{id}
+		h.Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), keyState, &reqState{id: id}))
 		s.noteUntrustedProxy(r)
 		next.ServeHTTP(w, r)
@@ -116,22 +116,10 @@ func (s *Server) countRequests(next http.Handler) http.Handler {
 				route = tpl
 			}
 		}
-		s.serveCounted(route, next, w, r)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 	})
-}
-
-// countAs counts a route's requests as countRequests does, for a handler
-// served without the router.
-func (s *Server) countAs(route string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveCounted(route, next, w, r)
-	})
-}
-
-func (s *Server) serveCounted(route string, next http.Handler, w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	next.ServeHTTP(sw, r)
-	s.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 }
 
 // statusWriter remembers the status an answer was given.

@@ -4,21 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"webchat/store/plane"
 )
-
-// waitingPoll is a poll waiting on this node, known so that a drain can
-// wake it: in Redis (BLMOVE) by a marker, or on the node's wake-up
-// subscription (waiter set) directly.
-type waitingPoll struct {
-	ref    plane.DeviceRef
-	waiter *plane.Waiter
-}
 
 // parseTimeout reads the poll's wait (the timeout parameter, v): whole
 // seconds, default POLL_TIMEOUT, 0 answers at once, above the maximum is
@@ -32,44 +23,6 @@ func (s *Server) parseTimeout(v string) (time.Duration, error) {
 		return 0, badRequest("invalid_query", "Poll timeout must be a whole number of seconds")
 	}
 	return min(time.Duration(n)*time.Second, s.o.MaxPollTimeout), nil
-}
-
-// pollQuery returns the poll's two parameters from its raw query as
-// r.URL.Query().Get would (the first well-formed pair of each name wins;
-// a pair with a bad escape or a semicolon is ignored), without building
-// the map of every parameter that Query allocates on each poll.
-func pollQuery(raw string) (timeout, cursor string) {
-	var haveTimeout, haveCursor bool
-	for raw != "" && !(haveTimeout && haveCursor) {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		k, err := queryUnescape(k)
-		if err != nil || !(k == "timeout" && !haveTimeout || k == "cursor" && !haveCursor) {
-			continue
-		}
-		if v, err = queryUnescape(v); err != nil {
-			continue
-		}
-		if k == "timeout" {
-			timeout, haveTimeout = v, true
-		} else {
-			cursor, haveCursor = v, true
-		}
-	}
-	return timeout, cursor
-}
-
-// queryUnescape is url.QueryUnescape, which it calls only when s holds
-// something to unescape.
-func queryUnescape(s string) (string, error) {
-	if !strings.ContainsAny(s, "%+") {
-		return s, nil
-	}
-	return url.QueryUnescape(s)
 }
 
 // formatCursor and parseCursor: the cursor is opaque to clients; it names
@@ -99,7 +52,8 @@ func (s *Server) handlePoll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		me := currentSession(ctx)
-		qTimeout, qCursor := pollQuery(r.URL.RawQuery)
+		q := r.URL.Query()
+		qTimeout, qCursor := q.Get("timeout"), q.Get("cursor")
 		timeout, err := s.parseTimeout(qTimeout)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -110,181 +64,36 @@ func (s *Server) handlePoll() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		deadline := time.Now().Add(timeout)
 		// The server's WriteTimeout is shorter than the longest poll.
-		http.NewResponseController(w).SetWriteDeadline(deadline.Add(15 * time.Second))
-
-		mode := plane.PollStart
-		if timeout == 0 {
-			mode = plane.PollNow
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 15*time.Second))
+		ans, err := s.poller.Next(ctx, plane.PollQuery{User: me.user, Device: me.device, Token: me.token, Cursor: cursor, Timeout: timeout})
+		if err != nil {
+			s.answerPoll(w, r, "error", nil, err)
+			return
 		}
-		// With a wake-up subscription, the waiter is entered before any step
-		// can mark the poll waiting, so no wake-up comes before it.
-		var wt *plane.Waiter
-		node := s.o.Wakeups.Node()
-		if s.o.Wakeups != nil && timeout > 0 {
-			wt = s.o.Wakeups.Register(me.user, me.device)
-			defer s.o.Wakeups.Unregister(wt)
-		}
-		step := mode // the mode of the last step
-		refused := false
-		st, err := s.plane.Poll(ctx, me.user, me.device, cursor, 0, step, node)
-		for {
-			if err != nil {
-				s.answerPoll(w, r, "error", nil, err)
-				return
-			}
-			switch st.Outcome {
-			case plane.PollEvents:
-				s.answerEvents(w, r, me.device, st.Events)
-				return
-			case plane.PollResync:
-				// The device was entered afresh. If the session ended
-				// meanwhile (a log-out racing this poll, or one that this
-				// node's session cache has not heard of yet), take the
-				// device out again: nothing may collect its events.
-				if xerr := s.liveSession(ctx, me); xerr != nil {
-					s.answerPoll(w, r, "error", nil, xerr)
-					return
-				}
-				s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, st.EventID), true), nil)
-				return
-			case plane.PollBadCursor:
-				s.answerPoll(w, r, "error", nil, errInvalidCursor)
-				return
-			case plane.PollSuperseded:
-				s.answerPoll(w, r, "superseded", nil, errSuperseded)
-				return
-			case plane.PollGone:
-				// Logged out (401), or dropped while waiting: enter afresh.
-				if xerr := s.sessionInRedis(ctx, me.token); xerr != nil {
-					s.answerPoll(w, r, "error", nil, xerr)
-					return
-				}
-				step = mode
-				st, err = s.plane.Poll(ctx, me.user, me.device, -1, 0, step, node)
-				continue
-			}
-			// Empty: wait for the inbox, in slices.
-			remaining := time.Until(deadline)
-			if timeout > 0 && remaining > 0 && s.o.MaxPolls > 0 && s.nPolls.Load() >= int64(s.o.MaxPolls) {
-				refused = true // and stays so: the node is too full to wait on
-			}
-			if remaining <= 0 || timeout == 0 || refused || step == plane.PollFinal {
-				// Not waiting (again). A step that may wait (start,
-				// check) marked the poll waiting in pollgen: a final step
-				// takes the mark away, or the next delivery or newer poll
-				// would wake a poll that is gone. It also takes what came
-				// meanwhile. After it the poll answers, never waits:
-				// unmarked, nothing would wake it.
-				if step == plane.PollStart || step == plane.PollCheck {
-					step = plane.PollFinal
-					st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
-					continue
-				}
-				if refused {
-					s.answerPoll(w, r, "error", nil, errTooManyPolls)
-					return
-				}
-				s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
-				return
-			}
-			if wt != nil {
-				wt.Waiting(st.Gen)
-			}
-			werr := s.wait(r, me, wt, min(remaining, s.o.PollSlice))
-			if ctx.Err() != nil {
-				// Abandoned: whatever the wait moved stays in flight for the
-				// next poll.
-				s.metrics.polls.WithLabelValues("cancelled").Inc()
-				return
-			}
-			if s.draining.Load() {
-				w.Header().Set("Connection", "close")
-				s.answerPoll(w, r, "drained", pollBody(nil, formatCursor(me.device, st.EventID), false), nil)
-				return
-			}
-			if werr != nil {
-				s.answerPoll(w, r, "error", nil, werr)
-				return
-			}
-			if wt != nil {
-				// Events a delivery put into flight for this poll came with
-				// the wake-up: no step needed.
-				if evs := wt.Events(); len(evs) > 0 {
-					s.answerEvents(w, r, me.device, evs)
-					return
-				}
-			}
-			step = plane.PollCheck
-			if time.Until(deadline) <= 0 {
-				step = plane.PollFinal
-			}
-			st, err = s.plane.Poll(ctx, me.user, me.device, cursor, st.Gen, step, node)
+		switch ans.Outcome {
+		case plane.PollEvents:
+			s.answerEvents(w, r, me.device, ans.Events)
+		case plane.PollResync:
+			s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, ans.EventID), true), nil)
+		case plane.PollBadCursor:
+			s.answerPoll(w, r, "error", nil, errInvalidCursor)
+		case plane.PollSuperseded:
+			s.answerPoll(w, r, "superseded", nil, errSuperseded)
+		case plane.PollLoggedOut:
+			s.answerPoll(w, r, "error", nil, errUnauthorized)
+		case plane.PollRefused:
+			s.answerPoll(w, r, "error", nil, errTooManyPolls)
+		case plane.PollCancelled:
+			// Abandoned: whatever the poll moved stays in flight for the next.
+			s.metrics.polls.WithLabelValues("cancelled").Inc()
+		case plane.PollDrained:
+			w.Header().Set("Connection", "close")
+			s.answerPoll(w, r, "drained", pollBody(nil, formatCursor(me.device, ans.EventID), false), nil)
+		default: // PollEmpty: the timeout
+			s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, ans.EventID), false), nil)
 		}
 	})
-}
-
-// liveSession checks in Redis, not in the session cache, that the
-// session still exists; if not, it removes the device (which a poll may
-// just have entered again) and answers errUnauthorized.
-func (s *Server) liveSession(ctx context.Context, me caller) error {
-	err := s.sessionInRedis(ctx, me.token)
-	if err == errUnauthorized {
-		if uerr := s.plane.UnregisterDevice(ctx, me.user, me.device); uerr != nil {
-			return uerr
-		}
-	}
-	return err
-}
-
-// wait waits one slice for the device's inbox, registered for drain and
-// counted: on the node's wake-up subscription when wt is set, else in
-// Redis (BLMOVE).
-func (s *Server) wait(r *http.Request, me caller, wt *plane.Waiter, d time.Duration) error {
-	p := &waitingPoll{ref: plane.DeviceRef{User: me.user, Device: me.device}, waiter: wt}
-	s.pollsMu.Lock()
-	s.polls[p] = struct{}{}
-	s.pollsMu.Unlock()
-	s.nPolls.Add(1)
-	defer func() {
-		s.pollsMu.Lock()
-		delete(s.polls, p)
-		s.pollsMu.Unlock()
-		s.nPolls.Add(-1)
-	}()
-	if s.draining.Load() {
-		return nil
-	}
-	if wt != nil {
-		// A hang-up needs nothing in Redis: the waiter is forgotten.
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-wt.C:
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		return nil
-	}
-	// go-redis does not interrupt BLMOVE when the client hangs up, so a
-	// hang-up pushes a wake marker: the abandoned wait ends at once instead
-	// of at the end of its slice, and takes no event meant for the next
-	// poll. Slices stay as the safety net should the marker be lost.
-	stop := context.AfterFunc(r.Context(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.plane.Wake(ctx, []plane.DeviceRef{p.ref})
-	})
-	defer stop()
-	if r.Context().Err() != nil {
-		return nil
-	}
-	// Not the request's context: a cancelled context abandons go-redis's
-	// connection wait but not its dial, whose connection then lands in the
-	// idle pool past MaxIdleConns. The marker above ends this wait anyway.
-	_, err := s.plane.Wait(context.WithoutCancel(r.Context()), me.user, me.device, d)
-	return err
 }
 
 func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {

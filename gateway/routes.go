@@ -19,10 +19,12 @@ func (s *Server) routes(static fs.FS) http.Handler {
 		s.writeError(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "That cannot be done here"})
 	})
 
-	// The poll only reads its session: it skips scs (pollUser). A GET skips
-	// the router too (below); the route answers other methods 405.
-	poll := s.countAs("/api/poll", s.pollUser(s.handlePoll()))
-	r.Handle("/api/poll", poll).Methods(http.MethodGet)
+	// The poll only reads its session: it skips scs's middleware (pollUser).
+	r.Handle("/api/poll", s.pollUser(s.handlePoll())).Methods(http.MethodGet)
+	// So does a send whose session needs no write (readOnlySession); the
+	// others go through the same middleware as every authenticated route.
+	send := s.handleSend()
+	r.Handle("/api/messages", s.readOnlySession(send, s.secureCookies(s.sm.LoadAndSave(s.requireUser(send))))).Methods(http.MethodPost)
 
 	api := r.PathPrefix("/api").Subrouter()
 	api.Use(s.secureCookies, s.sm.LoadAndSave)
@@ -46,8 +48,6 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed.Handle("/group-invites/{id}", s.handleCancelInvite()).Methods(http.MethodDelete)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleSetRole()).Methods(http.MethodPatch)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleRemoveMember()).Methods(http.MethodDelete)
-	send := s.handleSend()
-	authed.Handle("/messages", send).Methods(http.MethodPost)
 	authed.Handle("/conversations/{conv}/messages", s.handleHistory()).Methods(http.MethodGet)
 	authed.Handle("/conversations/{conv}/read", s.handleRead()).Methods(http.MethodPost)
 	authed.Handle("/conversations/past", s.handlePastConversations()).Methods(http.MethodGet)
@@ -65,23 +65,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 		s.writeError(w, r, &apiError{http.StatusForbidden, "cross_origin", "Requests from other sites are refused"})
 	}))
 	r.Use(s.countRequests)
-	// The two most frequent requests go straight to their handlers, past
-	// the router's regular expressions: the poll (every waiting poll would
-	// also hold the router's two request copies, about 0.5 KB) and the send,
-	// which skips scs when its session needs no write (readOnlySession) and
-	// otherwise goes through the same middleware as its route.
-	directSend := s.countAs("/api/messages", s.readOnlySession(send, s.secureCookies(s.sm.LoadAndSave(s.requireUser(send)))))
-	route := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		switch {
-		case req.Method == http.MethodGet && req.URL.Path == "/api/poll":
-			poll.ServeHTTP(w, req)
-		case req.Method == http.MethodPost && req.URL.Path == "/api/messages":
-			directSend.ServeHTTP(w, req)
-		default:
-			r.ServeHTTP(w, req)
-		}
-	})
-	return s.recoverer(s.requestMeta(limitURL(s.drainGate(cop.Handler(route)))))
+	return s.recoverer(s.requestMeta(limitURL(s.drainGate(cop.Handler(r)))))
 }
 
 // handleReady answers 200 while Redis and SQL answer and take writes (Redis

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"webchat/rights"
 	"webchat/store/plane"
 	"webchat/store/session"
 	"webchat/store/sqlgraph"
@@ -85,6 +85,7 @@ type Server struct {
 	graph    *sqlgraph.Graph
 	plane    *plane.Plane
 	sessions *session.Store
+	rights   *rights.Service
 	sm       *scs.SessionManager
 	o        Options
 	handler  http.Handler
@@ -98,18 +99,12 @@ type Server struct {
 	hashSlots     chan struct{} // bcrypt work at once (withHashSlot)
 
 	draining atomic.Bool
-	pollsMu  sync.Mutex
-	polls    map[*waitingPoll]struct{}
-	nPolls   atomic.Int64
-
-	nodeHeader []string // X-Webchat-Node's value, shared by every answer
+	poller   *plane.Poller
 
 	dummyOnce sync.Once
 	dummy     []byte
 
 	untrustedWarned atomic.Int64 // unix ns of the last noteUntrustedProxy warning
-
-	newsWG sync.WaitGroup // groupNews's fan-outs still to come
 
 	settingsMu sync.Mutex
 	settings   redisSettings // CheckRedisSettings's last finding
@@ -120,12 +115,10 @@ func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, pl *plane.Plane, sess
 	o.defaults()
 	s := &Server{
 		log: logger, graph: graph, plane: pl, sessions: sessions, o: o,
-		polls: map[*waitingPoll]struct{}{},
+		rights: rights.New(graph, pl, logger, rights.Options{RequestID: requestID}),
+		poller: pl.NewPoller(plane.PollerOptions{Wakeups: o.Wakeups, Slice: o.PollSlice, MaxWaiting: o.MaxPolls}),
 	}
-	if o.NodeName != "" {
-		s.nodeHeader = []string{o.NodeName}
-	}
-	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.nPolls.Load()) }, pl.BatchStats)
+	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.poller.Waiting()) }, pl.BatchStats)
 	if o.RateSend > 0 {
 		s.sendLimit = plane.Limit{Per: time.Duration(float64(time.Second) / o.RateSend), Burst: o.RateSendBurst}
 	}
@@ -175,34 +168,15 @@ func (s *Server) Drain(ctx context.Context) {
 	if s.draining.Swap(true) {
 		return
 	}
-	s.pollsMu.Lock()
-	devs := make([]plane.DeviceRef, 0, len(s.polls))
-	for p := range s.polls {
-		if p.waiter != nil {
-			p.waiter.Notify()
-			continue
-		}
-		devs = append(devs, p.ref)
-	}
-	s.pollsMu.Unlock()
-	if err := s.plane.Wake(ctx, devs); err != nil {
-		s.log.Warn("wake waiting polls for drain", "err", err, "polls", len(devs))
+	if err := s.poller.Drain(ctx); err != nil {
+		s.log.Warn("wake waiting polls for drain", "err", err)
 	}
 }
 
 // Close waits for the group news this node has still to send (each at
-// most groupNewsWindow and groupNewsBound away), or until ctx ends; call it
-// after the HTTP server has stopped.
-func (s *Server) Close(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.newsWG.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("group news still to send: %w", ctx.Err())
-	}
-}
+// most a second and a bound away), or until ctx ends; call it after the
+// HTTP server has stopped.
+func (s *Server) Close(ctx context.Context) error { return s.rights.Close(ctx) }
 
 // WaitingPolls returns the number of polls waiting on this node.
-func (s *Server) WaitingPolls() int { return int(s.nPolls.Load()) }
+func (s *Server) WaitingPolls() int { return s.poller.Waiting() }

@@ -44,6 +44,7 @@ type batcher struct {
 	rdb     redis.UniversalClient
 	calls   chan *batchCall
 	maxWait time.Duration
+	credit  bool // hand hooks the callers' contexts (Options.CreditCallers)
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -85,8 +86,8 @@ type batchCall struct {
 
 var errPlaneClosed = errors.New("redis: the message plane is closed")
 
-func newBatcher(s *scripts, rdb redis.UniversalClient, flushers int, maxWait time.Duration) *batcher {
-	b := &batcher{s: s, rdb: rdb, calls: make(chan *batchCall, maxBatch), maxWait: maxWait, quit: make(chan struct{})}
+func newBatcher(s *scripts, rdb redis.UniversalClient, flushers int, maxWait time.Duration, credit bool) *batcher {
+	b := &batcher{s: s, rdb: rdb, calls: make(chan *batchCall, maxBatch), maxWait: maxWait, quit: make(chan struct{}), credit: credit}
 	b.wg.Add(max(flushers, 1))
 	for range max(flushers, 1) {
 		go b.flush()
@@ -210,7 +211,7 @@ func (b *batcher) flush() {
 			b.pipelines.Add(1)
 			b.sent.Add(uint64(len(calls)))
 			// Each call's reply or error is in its cmd.
-			b.s.runPipelined(ctx, b.rdb, calls)
+			b.s.runPipelined(ctx, b.rdb, calls, b.credit)
 		}
 		for _, c := range kept {
 			close(c.done)

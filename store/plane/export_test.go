@@ -23,7 +23,7 @@ func NewBatcher(rdb redis.UniversalClient, flushers int, maxWait time.Duration, 
 	for _, src := range srcs {
 		s.all = append(s.all, redis.NewScript(src))
 	}
-	return newBatcher(s, rdb, flushers, maxWait), s.all
+	return newBatcher(s, rdb, flushers, maxWait, true), s.all
 }
 
 func (b *batcher) Run(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {

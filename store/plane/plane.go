@@ -35,6 +35,13 @@ type Options struct {
 	// it fails unsent, default 4 s: give it the client's read timeout and
 	// a little more, as a pool's wait for a connection.
 	CallWait time.Duration
+	// CreditCallers hands a Redis hook the contexts of the calls in each
+	// pipeline the batcher sends (BatchedCallers), so that it can credit
+	// each command to the request that made it. It is test plumbing, for
+	// the round-trip tests and the table of round trips per request that
+	// make bench prints; it costs a slice and a context per pipeline, so it
+	// is off unless set.
+	CreditCallers bool
 }
 
 func (o *Options) defaults() {
@@ -103,7 +110,7 @@ func New(rdb, block redis.UniversalClient, access Access, o Options) *Plane {
 	_, cluster := rdb.(*redis.ClusterClient)
 	s := loadScripts()
 	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: s, kp: o.Prefix, single: !cluster,
-		batch: newBatcher(s, rdb, o.Flushers, o.CallWait)}
+		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers)}
 }
 
 // Close stops the plane once the script calls already sent are answered;
@@ -183,7 +190,7 @@ func (p *Plane) Wake(ctx context.Context, devs []DeviceRef) error {
 	for i, d := range devs {
 		calls[i] = &evalCall{script: p.s.wake, keys: []string{p.k.inbox(d.User, d.Device)}}
 	}
-	if err := p.s.runPipelined(ctx, p.rdb, calls); err != nil {
+	if err := p.s.runPipelined(ctx, p.rdb, calls, p.o.CreditCallers); err != nil {
 		return unavailable("wake polls", err)
 	}
 	return nil
@@ -229,7 +236,7 @@ func (p *Plane) publish(ctx context.Context, ds []Delivery) (done []store.UserID
 	for i, d := range ds {
 		calls[i] = p.deliveryCall(d)
 	}
-	err = p.s.runPipelined(ctx, p.rdb, calls)
+	err = p.s.runPipelined(ctx, p.rdb, calls, p.o.CreditCallers)
 	for i, c := range calls {
 		if c.cmd != nil && c.cmd.Err() == nil {
 			done = append(done, ds[i].To)

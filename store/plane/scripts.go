@@ -110,8 +110,9 @@ type batchedKey struct{}
 
 // BatchedCallers returns, for a Redis hook, the contexts of the calls in a
 // pipeline the batcher sent, in the order of the pipeline's commands (the
-// pipeline's own context is the batcher's); nil for anything else. It lets
-// a hook credit each command to the request that made it.
+// pipeline's own context is the batcher's); nil for anything else, and
+// always unless Options.CreditCallers is set. It lets a hook credit each
+// command to the request that made it.
 func BatchedCallers(ctx context.Context) []context.Context {
 	callers, _ := ctx.Value(batchedKey{}).([]context.Context)
 	return callers
@@ -121,10 +122,10 @@ func BatchedCallers(ctx context.Context) []context.Context {
 // to EVAL inside a pipeline, so calls answered NOSCRIPT (which did not run)
 // are run again once after loading the scripts. Each call's own result or
 // error is in its cmd; the returned error is the first failure, if any.
-func (s *scripts) runPipelined(ctx context.Context, rdb redis.UniversalClient, calls []*evalCall) error {
+func (s *scripts) runPipelined(ctx context.Context, rdb redis.UniversalClient, calls []*evalCall, credit bool) error {
 	exec := func(cs []*evalCall) {
 		ctx := ctx
-		if cs[0].caller != nil {
+		if credit && cs[0].caller != nil {
 			callers := make([]context.Context, len(cs))
 			for i, c := range cs {
 				callers[i] = c.caller
