@@ -20,7 +20,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	})
 
 	// The poll only reads its session: it skips scs's middleware (pollUser).
-	r.Handle("/api/poll", s.pollUser(s.handlePoll())).Methods(http.MethodGet)
+	r.Handle("/api/poll", s.secureCookies(s.pollUser(s.handlePoll()))).Methods(http.MethodGet)
 	// So does a send whose session needs no write (readOnlySession); the
 	// others go through the same middleware as every authenticated route.
 	send := s.handleSend()

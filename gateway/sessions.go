@@ -169,9 +169,9 @@ func (s *Server) pollUser(next http.Handler) http.Handler {
 				if derr := s.sessions.DeleteCtx(ctx, c.Value); derr != nil {
 					s.log.Warn("delete idle session", "err", derr)
 				}
-				// As scs's Destroy: the browser forgets the cookie.
-				http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
-					HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.o.CookieSecure || s.viaHTTPS(r)})
+				// As scs's Destroy: the browser forgets the cookie (marked
+				// Secure over HTTPS by secureCookies, around the route).
+				s.sm.WriteSessionCookie(ctx, w, "", time.Time{})
 				err = errUnauthorized
 			}
 			s.writeError(w, r, err)

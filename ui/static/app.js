@@ -31,8 +31,9 @@ import {
   applyEvents, forgetSeen, refreshMe, refreshPast, resync,
 } from './events.js';
 import {
-  wireActions, acceptRequest, declineRequest, acceptInvite, declineInvite, removeMember, setRole, makeOwner,
+  wireActions, acceptRequest, declineRequest, removeMember, setRole, makeOwner,
 } from './actions.js';
+import { acceptInvite, declineInvite } from './invites.js';
 
 const REFRESH_MS = 60_000; // /api/me again, for the online dots
 

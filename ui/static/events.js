@@ -6,7 +6,8 @@ import * as st from './state.js';
 import { S } from './state.js';
 import { notify } from './notify.js';
 import { self, sidebar, changed, banner, openGroup } from './ui.js';
-import { friendStatus, inviteDeclined } from './actions.js';
+import { friendStatus } from './actions.js';
+import { inviteDeclined } from './invites.js';
 import {
   onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest, resolveSummaries,
 } from './convs.js';
