@@ -166,15 +166,8 @@ func TestFriendshipIsWrittenThroughAndAnnounced(t *testing.T) {
 func TestMembershipChanges(t *testing.T) {
 	w := newWorld(t)
 	owner, friend, other, stranger := w.user("olive"), w.user("fred"), w.user("otto"), w.user("sam")
-	for _, u := range []rights.Actor{friend, other} {
-		res, err := w.svc.RequestFriend(w.ctx, owner, w.name(u))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.svc.AcceptRequest(w.ctx, u, res.Request.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.befriend(owner, friend)
+	w.befriend(owner, other)
 	g, err := w.svc.CreateGroup(w.ctx, owner, "Club", "", 10)
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +245,18 @@ func TestMembershipChanges(t *testing.T) {
 	}
 }
 
+// befriend makes a and b friends through the service.
+func (w *world) befriend(a, b rights.Actor) {
+	w.t.Helper()
+	res, err := w.svc.RequestFriend(w.ctx, a, w.name(b))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.svc.AcceptRequest(w.ctx, b, res.Request.ID); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *world) name(a rights.Actor) string {
 	w.t.Helper()
 	u, err := w.graph.UserByID(w.ctx, a.User)
@@ -265,13 +270,7 @@ func (w *world) name(a rights.Actor) string {
 func TestCloseIsBounded(t *testing.T) {
 	w := newWorld(t)
 	owner, friend := w.user("olive"), w.user("fred")
-	res, err := w.svc.RequestFriend(w.ctx, owner, "fred")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.svc.AcceptRequest(w.ctx, friend, res.Request.ID); err != nil {
-		t.Fatal(err)
-	}
+	w.befriend(owner, friend)
 	g, err := w.svc.CreateGroup(w.ctx, owner, "Club", "", 10)
 	if err != nil {
 		t.Fatal(err)

@@ -12,15 +12,22 @@ import (
 	"webchat/store/storetest"
 )
 
-// node is one node's plane and cached session store, subscribed.
-func node(t *testing.T) (*plane.Plane, *session.Store, *redis.Client, string) {
+// unsubscribed is one node's plane and cached session store, without
+// the node's subscription.
+func unsubscribed(t *testing.T) (*plane.Plane, *session.Store, *redis.Client, string) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: storetest.Redis(t).Addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	prefix := storetest.Prefix(t)
 	p := plane.New(rdb, rdb, nil, plane.Options{Prefix: prefix})
 	t.Cleanup(p.Close)
-	s := session.New(p, nil, true)
+	return p, session.New(p, nil, true), rdb, prefix
+}
+
+// node is one node's plane and cached session store, subscribed.
+func node(t *testing.T) (*plane.Plane, *session.Store, *redis.Client, string) {
+	t.Helper()
+	p, s, rdb, prefix := unsubscribed(t)
 	w, err := p.Subscribe(context.Background(), nil, s.News())
 	if err != nil {
 		t.Fatal(err)
@@ -103,12 +110,7 @@ func TestSessionCacheKeepsNoSessionPastItsExpiry(t *testing.T) {
 // it could never hear of a change.
 func TestSessionCacheWaitsForItsSubscription(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: storetest.Redis(t).Addr, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
-	prefix := storetest.Prefix(t)
-	p := plane.New(rdb, rdb, nil, plane.Options{Prefix: prefix})
-	t.Cleanup(p.Close)
-	s := session.New(p, nil, true)
+	_, s, rdb, prefix := unsubscribed(t)
 	if err := rdb.Set(ctx, prefix+"session:t", "x", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
