@@ -72,6 +72,7 @@ func (s *Service) Unfriend(ctx context.Context, a Actor, other store.UserID) err
 	if err != nil || !removed {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx) // committed: the news goes out whatever the caller does
 	if them, err := s.graph.UserByID(ctx, other); err == nil {
 		s.publish(ctx, a, "friend_removed", "friend", them, a.User)
 	}

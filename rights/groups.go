@@ -88,6 +88,7 @@ func (s *Service) SetRole(ctx context.Context, a Actor, gid store.GroupID, targe
 	if err != nil {
 		return m, err
 	}
+	ctx = context.WithoutCancel(ctx) // committed: the news goes out whatever the caller does
 	ids, err := s.graph.MemberIDs(ctx, g.ID)
 	if err != nil {
 		s.log.Warn("list members for group_updated", "group", g.ID, "request_id", s.requestID(ctx), "err", err)

@@ -115,8 +115,18 @@ func (p *webPage) do(actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, uiSettle)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		p.fail("%v", err)
+	for _, a := range actions {
+		// A node the page re-rendered between the action's query and the
+		// action itself (news arriving at that moment) is looked for
+		// again: the action never took effect on the old one.
+		err := chromedp.Do(ctx, a)
+		for try := 0; err != nil && strings.Contains(err.Error(), "Could not find node with given id") && try < 5; try++ {
+			time.Sleep(50 * time.Millisecond)
+			err = chromedp.Do(ctx, a)
+		}
+		if err != nil {
+			p.fail("%v", err)
+		}
 	}
 }
 

@@ -100,7 +100,8 @@ func (wt *Waiter) Notify() {
 // published to it; Live(true) says the subscription is up (at the start,
 // and again when it is renewed: what was published while it was down is
 // lost), Live(false) that it is down or closed and news may be missed.
-// Both run on the subscription's goroutine and must not block.
+// Both run on the subscription's goroutine (Live(false) of Close, after
+// it has ended) and must not block.
 type Channel struct {
 	Name    string
 	Message func(payload string)
@@ -256,9 +257,10 @@ func (w *Wakeups) Close() error {
 	close(w.stop)
 	ps := w.ps
 	w.mu.Unlock()
-	w.live(false)
 	ps.Close() // the renewal may have closed it already
 	<-w.done
+	// After the loop, which may still have said live(true) meanwhile.
+	w.live(false)
 	return nil
 }
 
