@@ -163,6 +163,6 @@ func (s *Service) groupNews(ctx context.Context, g store.GroupID) {
 			s.log.Warn("list members for group_updated", "group", g, "err", err)
 			return
 		}
-		Publish(ctx, s.plane, s.log, s.requestID(ctx), Actor{}, "group_updated", "group", grp, ids...)
+		s.deliver(ctx, Actor{}, "group_updated", "group", grp, ids...) // within groupNewsBound
 	})
 }

@@ -87,20 +87,20 @@ func (s *Service) Close(ctx context.Context) error {
 // publish delivers one event to each of to, skipping the actor's own
 // device, on a context the caller's hang-up does not end.
 func (s *Service) publish(ctx context.Context, a Actor, typ, field string, v any, to ...store.UserID) {
-	Publish(context.WithoutCancel(ctx), s.plane, s.log, s.requestID(ctx), a, typ, field, v, to...)
+	s.deliver(context.WithoutCancel(ctx), a, typ, field, v, to...)
 }
 
-// Publish delivers one event to each user of to, skipping device
+// deliver delivers one event to each user of to on ctx, skipping device
 // a.Device of user a.User (none: the zero Actor), and logs what it could
 // not deliver: an event is news of a change already made, so its failure
 // is not the caller's.
-func Publish(ctx context.Context, pl *plane.Plane, log *slog.Logger, requestID string, a Actor, typ, field string, v any, to ...store.UserID) {
+func (s *Service) deliver(ctx context.Context, a Actor, typ, field string, v any, to ...store.UserID) {
 	if len(to) == 0 {
 		return
 	}
 	payload, err := plane.EncodeEvent(typ, field, v)
 	if err != nil {
-		log.Error("encode event", "type", typ, "err", err)
+		s.log.Error("encode event", "type", typ, "err", err)
 		return
 	}
 	ds := make([]plane.Delivery, 0, len(to))
@@ -111,8 +111,8 @@ func Publish(ctx context.Context, pl *plane.Plane, log *slog.Logger, requestID s
 		}
 		ds = append(ds, d)
 	}
-	if _, err := pl.Publish(ctx, ds); err != nil {
-		log.Warn("publish event", "type", typ, "recipients", len(to), "request_id", requestID, "err", err)
+	if _, err := s.plane.Publish(ctx, ds); err != nil {
+		s.log.Warn("publish event", "type", typ, "recipients", len(to), "request_id", s.requestID(ctx), "err", err)
 	}
 }
 

@@ -2,7 +2,7 @@ package plane
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,7 +263,7 @@ func (pl *Poller) Drain(ctx context.Context) error {
 	}
 	pl.mu.Unlock()
 	if err := pl.p.Wake(ctx, devs); err != nil {
-		return errors.Join(err, errors.New("some waiting polls end only at their slice"))
+		return fmt.Errorf("wake waiting polls (they end at their slice): %w", err)
 	}
 	return nil
 }
