@@ -250,3 +250,42 @@ type GroupInvite struct {
 	To        User  `json:"to"`
 	CreatedAt int64 `json:"created_at"`
 }
+
+// ReadMarker says that a user has read a conversation up to Seq.
+type ReadMarker struct {
+	User UserID
+	Conv string
+	Seq  int64
+}
+
+// SearchPos is where a page of search results ends, newest first: the next
+// page holds the messages before it.
+type SearchPos struct {
+	TS   int64
+	Conv string
+	Seq  int64
+}
+
+// IsZero reports whether p is the start (the newest message).
+func (p SearchPos) IsZero() bool { return p.TS == 0 && p.Conv == "" && p.Seq == 0 }
+
+// String is the position as an opaque cursor, "<ts>.<seq>.<conv>".
+func (p SearchPos) String() string {
+	return strconv.FormatInt(p.TS, 10) + "." + strconv.FormatInt(p.Seq, 10) + "." + p.Conv
+}
+
+// ParseSearchPos parses a cursor that String made. Anything else is
+// ErrInvalid.
+func ParseSearchPos(s string) (SearchPos, error) {
+	ts, rest, ok1 := strings.Cut(s, ".")
+	seq, conv, ok2 := strings.Cut(rest, ".")
+	t, okT := parseID(ts)
+	n, okS := parseID(seq)
+	if !ok1 || !ok2 || !okT || !okS {
+		return SearchPos{}, ErrInvalid
+	}
+	if _, err := ParseConv(conv); err != nil {
+		return SearchPos{}, ErrInvalid
+	}
+	return SearchPos{TS: t, Conv: conv, Seq: n}, nil
+}

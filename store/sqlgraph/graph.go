@@ -52,6 +52,10 @@ type dialect struct {
 	// txOptions are inTx's transaction options; nil for the driver's
 	// default.
 	txOptions *sql.TxOptions
+	// bodyLike is the search's condition on messages m with one ? for
+	// a LIKE pattern that escapes with a backslash: SQLite's trigram FTS5
+	// index, PostgreSQL's ILIKE over a pg_trgm index.
+	bodyLike string
 }
 
 // Open opens the database named by dsn and brings its schema up to date.

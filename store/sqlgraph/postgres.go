@@ -86,6 +86,7 @@ func openPostgres(dsn string) (*sql.DB, dialect, error) {
 		migrations:        migrations,
 		rebind:            pgRebind,
 		isUniqueViolation: pgUniqueViolation,
+		bodyLike:          `m.body ILIKE ? ESCAPE '\'`,
 		// Two nodes starting at once would otherwise both find a
 		// migration missing and both run it: PostgreSQL does not lock
 		// the database for a writer the way SQLite does.

@@ -78,6 +78,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, dialect, error) {
 		migrations:        migrations,
 		rebind:            func(q string) string { return q }, // SQLite takes ? as is
 		isUniqueViolation: sqliteUniqueViolation,
+		bodyLike:          `m.rowid IN (SELECT rowid FROM messages_fts WHERE body LIKE ? ESCAPE '\')`,
 	}, nil
 }
 

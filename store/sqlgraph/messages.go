@@ -1,0 +1,204 @@
+package sqlgraph
+
+import (
+	"context"
+	"math"
+	"strings"
+
+	"webchat/store"
+)
+
+// archiveChunk is how many rows one INSERT carries: 8 values each, well
+// under both databases' limits on a statement's parameters.
+const archiveChunk = 200
+
+// Archive writes messages and read markers in one transaction. It is
+// idempotent: a message already held (the same conv and seq) is left as
+// it is, and a read marker only ever rises, so a batch archived twice, or
+// two nodes archiving the same batch, write each row once.
+func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store.ReadMarker) error {
+	return g.inTx(ctx, "archive", func(r runner) error {
+		for len(msgs) > 0 {
+			n := min(len(msgs), archiveChunk)
+			var q strings.Builder
+			q.WriteString(`INSERT INTO messages (conv, seq, sender, recipient, type, body, client_id, ts) VALUES `)
+			args := make([]any, 0, 8*n)
+			for i, m := range msgs[:n] {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
+				args = append(args, m.Conv, m.Seq, m.From, m.To, m.Type, m.Body, m.ClientID, m.TS)
+			}
+			q.WriteString(` ON CONFLICT (conv, seq) DO NOTHING`)
+			if _, err := r.exec(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			msgs = msgs[n:]
+		}
+		for _, rm := range reads {
+			if _, err := r.exec(ctx, `INSERT INTO read_markers (user_id, conv, seq) VALUES (?, ?, ?)
+				ON CONFLICT (user_id, conv) DO UPDATE SET seq = excluded.seq WHERE read_markers.seq < excluded.seq`,
+				rm.User, rm.Conv, rm.Seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LastSeq returns the highest seq SQL holds for conv, 0 if none: a
+// conversation's counter, lost with Redis, starts above it.
+func (g *Graph) LastSeq(ctx context.Context, conv string) (int64, error) {
+	var n int64
+	if err := g.pool().row(ctx, `SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conv = ?`, conv).Scan(&n); err != nil {
+		return 0, unavailable("last seq", err)
+	}
+	return n, nil
+}
+
+const messageCols = `conv, seq, sender, recipient, type, body, client_id, ts`
+
+func scanMessages(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) ([]store.Message, error) {
+	out := []store.Message{}
+	for rows.Next() {
+		var m store.Message
+		if err := rows.Scan(&m.Conv, &m.Seq, &m.From, &m.To, &m.Type, &m.Body, &m.ClientID, &m.TS); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Messages returns up to limit archived messages of conv with seq below
+// before (0: from the newest), oldest first. The caller checks the right
+// to read.
+func (g *Graph) Messages(ctx context.Context, conv string, before int64, limit int) ([]store.Message, error) {
+	const op = "messages"
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := g.pool().query(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, conv, before, limit)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, nil
+}
+
+// SearchQuery is a search of the messages u may read now: the direct
+// conversations u is one of (kept readable after an unfriending, as their
+// history is) and the groups u is a member of.
+type SearchQuery struct {
+	User   store.UserID
+	Text   string // a substring, matched case-insensitively
+	Conv   string // only this conversation, if set
+	Before store.SearchPos
+	Limit  int
+}
+
+// Search returns up to q.Limit messages holding q.Text, newest first.
+func (g *Graph) Search(ctx context.Context, q SearchQuery) ([]store.Message, error) {
+	const op = "search"
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Text) + "%"
+	query := `SELECT ` + prefixCols("m.", messageCols) + ` FROM messages m
+		WHERE ` + g.d.bodyLike + `
+		AND ((m.type = 'single' AND (m.sender = ? OR m.recipient = ?))
+		  OR (m.type = 'group' AND m.recipient IN (SELECT group_id FROM group_members WHERE user_id = ?)))`
+	args := []any{like, q.User, q.User, q.User}
+	if q.Conv != "" {
+		query += ` AND m.conv = ?`
+		args = append(args, q.Conv)
+	}
+	if !q.Before.IsZero() {
+		query += ` AND (m.ts < ? OR (m.ts = ? AND (m.conv < ? OR (m.conv = ? AND m.seq < ?))))`
+		args = append(args, q.Before.TS, q.Before.TS, q.Before.Conv, q.Before.Conv, q.Before.Seq)
+	}
+	query += ` ORDER BY m.ts DESC, m.conv DESC, m.seq DESC LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := g.pool().query(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	return msgs, nil
+}
+
+func prefixCols(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// UnreadSpan asks how many messages of Conv from others than the reader
+// have a seq above the reader's read marker and at most Upto.
+type UnreadSpan struct {
+	Conv string
+	Upto int64
+}
+
+// Unread counts, for each span, u's unread messages that SQL holds, and
+// the highest seq it counted, from u's read markers: what Redis's unread
+// counts were before Redis lost them. A group's messages from before u
+// joined are not counted. Spans with nothing unread are left out.
+func (g *Graph) Unread(ctx context.Context, u store.UserID, spans []UnreadSpan) (map[string][2]int64, error) {
+	const op = "unread"
+	out := map[string][2]int64{}
+	for _, s := range spans {
+		var n, last int64
+		err := g.pool().row(ctx, `SELECT COUNT(*), COALESCE(MAX(m.seq), 0) FROM messages m
+			WHERE m.conv = ? AND m.seq <= ? AND m.sender <> ?
+			AND m.seq > COALESCE((SELECT seq FROM read_markers WHERE user_id = ? AND conv = ?), 0)
+			AND (m.type = 'single' OR m.ts >= COALESCE((SELECT joined_at FROM group_members WHERE group_id = m.recipient AND user_id = ?), 0))`,
+			s.Conv, s.Upto, u, u, s.Conv, u).Scan(&n, &last)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		if n > 0 {
+			out[s.Conv] = [2]int64{n, last}
+		}
+	}
+	return out, nil
+}
+
+// ReadMarkers returns how far u has read each conversation, as SQL holds it.
+func (g *Graph) ReadMarkers(ctx context.Context, u store.UserID) (map[string]int64, error) {
+	const op = "read markers"
+	rows, err := g.pool().query(ctx, `SELECT conv, seq FROM read_markers WHERE user_id = ?`, u)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var c string
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, unavailable(op, err)
+		}
+		out[c] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	return out, nil
+}

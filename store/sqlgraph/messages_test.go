@@ -1,0 +1,145 @@
+package sqlgraph_test
+
+import (
+	"fmt"
+	"testing"
+
+	"webchat/store"
+	"webchat/store/sqlgraph"
+)
+
+func msg(conv string, seq int64, from store.UserID, to int64, body string) store.Message {
+	typ := store.TypeSingle
+	if conv[0] == 'g' {
+		typ = store.TypeGroup
+	}
+	return store.Message{Conv: conv, Seq: seq, From: from, To: to, Type: typ, Body: body, TS: 1_000 + seq}
+}
+
+// Archiving is idempotent, pages come back oldest first below before, and
+// the counter's restore point is the highest seq held.
+func TestArchivePagesAndLastSeq(t *testing.T) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
+		ctx := t.Context()
+		a, b := mkUser(t, g, "ann"), mkUser(t, g, "bob")
+		conv := store.DirectConv(a.ID, b.ID).String()
+		var batch []store.Message
+		for s := int64(1); s <= 450; s++ {
+			batch = append(batch, msg(conv, s, a.ID, int64(b.ID), fmt.Sprint("m", s)))
+		}
+		checkErr(t, "archive", g.Archive(ctx, batch, nil), nil)
+		// Again, overlapping, with a changed body: the first write stays.
+		again := append([]store.Message{}, batch[400:]...)
+		again[0].Body = "changed"
+		checkErr(t, "archive again", g.Archive(ctx, again, nil), nil)
+		last, err := g.LastSeq(ctx, conv)
+		checkErr(t, "last seq", err, nil)
+		if last != 450 {
+			t.Fatalf("last seq %d, want 450", last)
+		}
+		if n, _ := g.LastSeq(ctx, "d98-99"); n != 0 {
+			t.Fatalf("last seq of nothing %d", n)
+		}
+		page, err := g.Messages(ctx, conv, 402, 3)
+		checkErr(t, "page", err, nil)
+		if len(page) != 3 || page[0].Seq != 399 || page[2].Seq != 401 || page[2].Body != "m401" {
+			t.Fatalf("page %+v", page)
+		}
+		page, _ = g.Messages(ctx, conv, 0, 1)
+		if len(page) != 1 || page[0].Seq != 450 {
+			t.Fatalf("newest %+v", page)
+		}
+		if got, _ := g.Messages(ctx, conv, 402, 1); got[0].Body != "m401" {
+			t.Fatalf("a second archive changed a message: %+v", got)
+		}
+	})
+}
+
+// Search finds substrings in any script, Latin case-insensitively, only in
+// the conversations the reader may read now, newest first, in pages.
+func TestSearchFindsOnlyWhatTheReaderMayRead(t *testing.T) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
+		ctx := t.Context()
+		a, b, c := mkUser(t, g, "ann"), mkUser(t, g, "bob"), mkUser(t, g, "cat")
+		ab, bc := store.DirectConv(a.ID, b.ID).String(), store.DirectConv(b.ID, c.ID).String()
+		grp, err := g.CreateGroup(ctx, b.ID, "team", "", 10)
+		checkErr(t, "create group", err, nil)
+		gc := store.GroupConv(grp.ID).String()
+		all := []store.Message{
+			msg(ab, 1, a.ID, int64(b.ID), "大家你好啊"),
+			msg(ab, 2, b.ID, int64(a.ID), "Hello there"),
+			msg(ab, 3, a.ID, int64(b.ID), "100% sure_thing"),
+			msg(bc, 1, b.ID, int64(c.ID), "hello from bob to cat"),
+			msg(gc, 1, b.ID, int64(grp.ID), "hello group 你好"),
+		}
+		for i := range all {
+			all[i].TS = int64(1000 + i) // sent in this order
+		}
+		checkErr(t, "archive", g.Archive(ctx, all, nil), nil)
+		find := func(u store.UserID, q string, conv string) []string {
+			t.Helper()
+			ms, err := g.Search(ctx, sqlgraph.SearchQuery{User: u, Text: q, Conv: conv, Limit: 10})
+			checkErr(t, "search "+q, err, nil)
+			var out []string
+			for _, m := range ms {
+				out = append(out, fmt.Sprint(m.Conv, "/", m.Seq))
+			}
+			return out
+		}
+		want := func(got []string, w ...string) {
+			t.Helper()
+			if fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Fatalf("got %v, want %v", got, w)
+			}
+		}
+		want(find(a.ID, "你好", ""), ab+"/1")
+		want(find(a.ID, "hello", ""), ab+"/2")
+		want(find(a.ID, "HELLO", ab), ab+"/2")
+		want(find(a.ID, "%", ""), ab+"/3") // LIKE's wildcards are plain text
+		want(find(a.ID, "e_t", ""), ab+"/3")
+		want(find(a.ID, "o_t", "")) // _ is no wildcard either
+		want(find(a.ID, "hello", bc)) // someone else's conversation
+		want(find(b.ID, "hello", ""), gc+"/1", bc+"/1", ab+"/2")
+		want(find(b.ID, "你好", ""), gc+"/1", ab+"/1")
+		// Paging: the page after the first hit.
+		first, _ := g.Search(ctx, sqlgraph.SearchQuery{User: b.ID, Text: "hello", Limit: 1})
+		rest, _ := g.Search(ctx, sqlgraph.SearchQuery{User: b.ID, Text: "hello", Limit: 5,
+			Before: store.SearchPos{TS: first[0].TS, Conv: first[0].Conv, Seq: first[0].Seq}})
+		if len(first) != 1 || len(rest) != 2 || rest[0].Conv != bc {
+			t.Fatalf("pages %+v then %+v", first, rest)
+		}
+		// Someone who never joined the group does not find its messages.
+		want(find(c.ID, "hello", ""), bc+"/1")
+	})
+}
+
+// Unread counts come back from the read markers, without a group's
+// messages from before one joined, and a marker only ever rises.
+func TestUnreadFromReadMarkers(t *testing.T) {
+	forEachGraph(t, func(t *testing.T, g *sqlgraph.Graph) {
+		ctx := t.Context()
+		a, b := mkUser(t, g, "ann"), mkUser(t, g, "bob")
+		ab := store.DirectConv(a.ID, b.ID).String()
+		var batch []store.Message
+		for s := int64(1); s <= 6; s++ {
+			batch = append(batch, msg(ab, s, a.ID, int64(b.ID), "x"))
+		}
+		batch = append(batch, msg(ab, 7, b.ID, int64(a.ID), "mine"))
+		checkErr(t, "archive", g.Archive(ctx, batch, []store.ReadMarker{{User: b.ID, Conv: ab, Seq: 4}}), nil)
+		checkErr(t, "lower marker", g.Archive(ctx, nil, []store.ReadMarker{{User: b.ID, Conv: ab, Seq: 2}}), nil)
+		marks, err := g.ReadMarkers(ctx, b.ID)
+		checkErr(t, "markers", err, nil)
+		if marks[ab] != 4 {
+			t.Fatalf("markers %v", marks)
+		}
+		got, err := g.Unread(ctx, b.ID, []sqlgraph.UnreadSpan{{Conv: ab, Upto: 100}})
+		checkErr(t, "unread", err, nil)
+		if got[ab] != [2]int64{2, 6} {
+			t.Fatalf("unread %v, want 2 up to 6", got)
+		}
+		got, _ = g.Unread(ctx, b.ID, []sqlgraph.UnreadSpan{{Conv: ab, Upto: 5}})
+		if got[ab] != [2]int64{1, 5} {
+			t.Fatalf("unread up to 5: %v", got)
+		}
+	})
+}
