@@ -56,6 +56,9 @@ type envOpts struct {
 	hook     redis.Hook // added to the command client
 	pollWait string     // "subscribe" or "blmove" whatever the environment says
 	logs     io.Writer  // where the node logs (default: nowhere, or stderr with -v); must be safe for concurrent use
+	// noArchive keeps history in Redis only (no archiver), as the plane
+	// did before SQL kept messages.
+	noArchive bool
 }
 
 // testBlockingPool is the blocking client's pool in the tests, as
@@ -93,8 +96,15 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if graph == nil {
 		graph = storetest.NewGraph(t)
 	}
+	if !o.noArchive {
+		o.plane.Archive = graph
+		o.plane.ArchiveDelay = cmp.Or(o.plane.ArchiveDelay, 200*time.Millisecond)
+	}
 	pl := plane.New(rdb, block, graph, o.plane)
 	t.Cleanup(pl.Close)
+	if !o.noArchive {
+		startArchiver(t, pl)
+	}
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
 	var sessions *session.Store
 	sessions, o.gateway.Wakeups = nodeSubscription(t, pl, o.pollWait)
@@ -147,6 +157,15 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	n := *e
 	n.srv, n.http, n.reg = srv, hs, reg
 	return &n
+}
+
+// startArchiver runs an archiver over pl until the test ends.
+func startArchiver(t testing.TB, pl *plane.Plane) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a := plane.NewArchiver(pl, "test", slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.NewArchiveMetrics(prometheus.NewRegistry()))
+	go func() { a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // nodeSubscription sets a node up as cmd/webchat does: its subscription

@@ -277,20 +277,93 @@ func TestHistoryPages(t *testing.T) {
 	}
 }
 
-func TestHistoryCap(t *testing.T) {
-	e := newEnv(t, envOpts{plane: plane.Options{HistoryCap: 3}})
+// Without an archive, Redis's window is all there is: HISTORY_CAP of them.
+func TestHistoryCapWithoutArchive(t *testing.T) {
+	e := newEnv(t, envOpts{plane: plane.Options{HistoryCap: 3}, noArchive: true})
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
 	for i := 1; i <= 5; i++ {
 		alice.send(bob.User.ID, "single", fmt.Sprint(i))
 	}
-	var p struct {
-		Messages []store.Message
-		HasMore  bool `json:"has_more"`
-	}
+	var p historyPage
 	bob.mustDo("GET", "/api/conversations/"+store.DirectConv(alice.User.ID, bob.User.ID).String()+"/messages", nil, 200, &p)
 	if len(p.Messages) != 3 || p.Messages[0].Seq != 3 || p.HasMore {
 		t.Fatalf("page = %+v", p)
+	}
+}
+
+type historyPage struct {
+	Messages []store.Message
+	HasMore  bool `json:"has_more"`
+}
+
+// readAll pages c's history back from the newest, limit at a time, and
+// checks that the pages join without a seam: every seq from the newest
+// down to 1 exactly once, oldest first within each page, has_more false
+// only on the last.
+func readAll(t *testing.T, c *client, conv string, limit int) []store.Message {
+	t.Helper()
+	var all []store.Message
+	before := int64(0)
+	for pages := 0; ; pages++ {
+		var p historyPage
+		path := fmt.Sprintf("/api/conversations/%s/messages?limit=%d", conv, limit)
+		if before > 0 {
+			path += fmt.Sprintf("&before=%d", before)
+		}
+		c.mustDo("GET", path, nil, 200, &p)
+		for i := 1; i < len(p.Messages); i++ {
+			if p.Messages[i].Seq != p.Messages[i-1].Seq+1 {
+				t.Fatalf("page below %d: seq %d after %d", before, p.Messages[i].Seq, p.Messages[i-1].Seq)
+			}
+		}
+		if len(p.Messages) > 0 && len(all) > 0 && p.Messages[len(p.Messages)-1].Seq != all[0].Seq-1 {
+			t.Fatalf("a seam below %d: the page ends at %d", all[0].Seq, p.Messages[len(p.Messages)-1].Seq)
+		}
+		all = append(p.Messages, all...)
+		if !p.HasMore {
+			break
+		}
+		if len(p.Messages) == 0 {
+			t.Fatalf("has_more with an empty page below %d", before)
+		}
+		before = p.Messages[0].Seq
+	}
+	if len(all) > 0 && all[0].Seq != 1 {
+		t.Fatalf("history stops at seq %d, not 1", all[0].Seq)
+	}
+	return all
+}
+
+// waitArchived waits until the archive has written everything queued.
+func waitArchived(e *env) {
+	e.t.Helper()
+	storetest.WaitFor(e.t, 15*time.Second, "the archive to catch up", func() bool {
+		n, err := e.plane.ArchiveBacklog(context.Background())
+		return err == nil && n == 0
+	})
+}
+
+// With an archive, the window trims only what SQL holds, and paging goes
+// on from the window into SQL without a seam, back to the first message.
+func TestHistoryPagesFromTheWindowIntoSQL(t *testing.T) {
+	e := newEnv(t, envOpts{plane: plane.Options{HistoryCap: 3}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	conv := store.DirectConv(alice.User.ID, bob.User.ID).String()
+	for i := 1; i <= 7; i++ {
+		alice.send(bob.User.ID, "single", fmt.Sprint(i))
+	}
+	waitArchived(e)
+	alice.send(bob.User.ID, "single", "8") // its send trims the archived
+	if n := e.rdb.LLen(context.Background(), e.prefix+"hist:{c:"+conv+"}").Val(); n != 3 {
+		t.Fatalf("the window holds %d messages, want HISTORY_CAP (3)", n)
+	}
+	for _, limit := range []int{1, 2, 3, 5, 100} {
+		all := readAll(t, bob, conv, limit)
+		if len(all) != 8 || all[7].Body != "8" || all[0].Body != "1" {
+			t.Fatalf("limit %d: %d messages %+v", limit, len(all), all)
+		}
 	}
 }
 

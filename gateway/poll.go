@@ -26,26 +26,38 @@ func (s *Server) parseTimeout(v string) (time.Duration, error) {
 }
 
 // formatCursor and parseCursor: the cursor is opaque to clients; it names
-// the device and the highest event id the client has.
-func formatCursor(dev string, id int64) string { return dev + "-" + itoa(id) }
+// the device, the epoch of Redis's data (plane.Epoch) and the highest
+// event id the client has: "<device>-<epoch>-<id>".
+func formatCursor(dev, epoch string, id int64) string { return dev + "-" + epoch + "-" + itoa(id) }
 
-func parseCursor(c, dev string) (int64, error) {
+// parseCursor returns the cursor's event id (-1: none) and epoch. A cursor
+// of the device from before epochs ("<device>-<id>") has epoch "", which is
+// never the current one, so it is answered resync, as one of an earlier
+// epoch is. A cursor of another device, or not of this form, is
+// errInvalidCursor.
+func parseCursor(c, dev string) (id int64, epoch string, err error) {
 	if c == "" {
-		return -1, nil
+		return -1, "", nil
 	}
-	i := strings.LastIndexByte(c, '-')
-	if i < 0 || c[:i] != dev {
-		return 0, errInvalidCursor
+	rest, ok := strings.CutPrefix(c, dev+"-")
+	if !ok {
+		return 0, "", errInvalidCursor
 	}
-	num := c[i+1:]
+	num := rest
+	if e, n, found := strings.Cut(rest, "-"); found {
+		if e == "" || len(e) > 16 || strings.Trim(e, "0123456789abcdefghijklmnopqrstuvwxyz") != "" {
+			return 0, "", errInvalidCursor
+		}
+		epoch, num = e, n
+	}
 	if num == "" || len(num) > 19 || (len(num) > 1 && num[0] == '0') || strings.TrimLeft(num, "0123456789") != "" {
-		return 0, errInvalidCursor
+		return 0, "", errInvalidCursor
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
-		return 0, errInvalidCursor
+		return 0, "", errInvalidCursor
 	}
-	return n, nil
+	return n, epoch, nil
 }
 
 func (s *Server) handlePoll() http.Handler {
@@ -59,23 +71,35 @@ func (s *Server) handlePoll() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		cursor, err := parseCursor(qCursor, me.device)
+		cursor, cursorEpoch, err := parseCursor(qCursor, me.device)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		epoch, err := s.plane.Epoch(ctx)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		// The server's WriteTimeout is shorter than the longest poll.
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 15*time.Second))
-		ans, err := s.poller.Next(ctx, plane.PollQuery{User: me.user, Device: me.device, Token: me.token, Cursor: cursor, Timeout: timeout})
+		ans, err := s.poller.Next(ctx, plane.PollQuery{User: me.user, Device: me.device, Token: me.token, Cursor: cursor, Timeout: timeout,
+			Stale: qCursor != "" && cursorEpoch != epoch})
 		if err != nil {
 			s.answerPoll(w, r, "error", nil, err)
 			return
 		}
 		switch ans.Outcome {
 		case plane.PollEvents:
-			s.answerEvents(w, r, me.device, ans.Events)
+			s.answerEvents(w, r, me.device, epoch, ans.Events)
 		case plane.PollResync:
-			s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, ans.EventID), true), nil)
+			// A device entered afresh may be the first sign of a Redis
+			// that lost its data: the cursor carries the epoch of now.
+			s.plane.ForgetEpoch()
+			if e, err := s.plane.Epoch(ctx); err == nil {
+				epoch = e
+			}
+			s.answerPoll(w, r, "resync", pollBody(nil, formatCursor(me.device, epoch, ans.EventID), true), nil)
 		case plane.PollBadCursor:
 			s.answerPoll(w, r, "error", nil, errInvalidCursor)
 		case plane.PollSuperseded:
@@ -89,14 +113,14 @@ func (s *Server) handlePoll() http.Handler {
 			s.metrics.polls.WithLabelValues("cancelled").Inc()
 		case plane.PollDrained:
 			w.Header().Set("Connection", "close")
-			s.answerPoll(w, r, "drained", pollBody(nil, formatCursor(me.device, ans.EventID), false), nil)
+			s.answerPoll(w, r, "drained", pollBody(nil, formatCursor(me.device, epoch, ans.EventID), false), nil)
 		default: // PollEmpty: the timeout
-			s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, ans.EventID), false), nil)
+			s.answerPoll(w, r, "timeout", pollBody(nil, formatCursor(me.device, epoch, ans.EventID), false), nil)
 		}
 	})
 }
 
-func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string, events []string) {
+func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev, epoch string, events []string) {
 	now := time.Now().UnixMilli()
 	for _, ev := range events {
 		if ts := messageTS(ev); ts > 0 {
@@ -104,7 +128,7 @@ func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev string
 		}
 	}
 	last := plane.EventID(events[len(events)-1])
-	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, last), false), nil)
+	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, epoch, last), false), nil)
 }
 
 // pollBody builds the answer from events as Redis holds them, without

@@ -59,7 +59,11 @@ func served(e *env, route string) int {
 // names it.
 func deviceOf(c *client) string {
 	c.e.t.Helper()
+	// "<device>-<epoch>-<id>"
 	i := strings.LastIndexByte(c.cursor, '-')
+	if i > 0 {
+		i = strings.LastIndexByte(c.cursor[:i], '-')
+	}
 	if i <= 0 {
 		c.e.t.Fatalf("no device in cursor %q: poll first", c.cursor)
 	}

@@ -52,6 +52,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed.Handle("/conversations/{conv}/read", s.handleRead()).Methods(http.MethodPost)
 	authed.Handle("/conversations/past", s.handlePastConversations()).Methods(http.MethodGet)
 	authed.Handle("/conversations/{conv}/senders", s.handleSenders()).Methods(http.MethodGet)
+	authed.Handle("/search", s.handleSearch()).Methods(http.MethodGet)
 
 	r.Handle("/healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

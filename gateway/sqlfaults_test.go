@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"webchat/store"
+	"webchat/store/plane"
 	"webchat/store/storetest"
 )
 
@@ -20,10 +21,14 @@ import (
 func TestPostgresGoneAndBack(t *testing.T) {
 	pg := storetest.Postgres(t)
 	dsn := pg.NewDatabase(t)
-	e := newEnv(t, envOpts{graph: storetest.OpenDSN(t, dsn)})
+	e := newEnv(t, envOpts{graph: storetest.OpenDSN(t, dsn), plane: plane.Options{HistoryCap: 3}})
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
 	bob.drain()
+	conv := store.DirectConv(alice.User.ID, bob.User.ID).String()
+	alice.send(bob.User.ID, "single", "before")
+	bob.messages(1, 5*time.Second)
+	waitArchived(e)
 	u, _ := url.Parse(dsn)
 	name := strings.TrimPrefix(u.Path, "/")
 	admin := storetest.SQL(t, pg.AdminURL)
@@ -53,9 +58,22 @@ func TestPostgresGoneAndBack(t *testing.T) {
 	if r := e.newClient().do("GET", "/readyz", nil); r.Status != 503 || !strings.Contains(string(r.Body), `"sql":"unavailable"`) {
 		t.Fatalf("/readyz: %d %s", r.Status, r.Body)
 	}
-	alice.send(bob.User.ID, "single", "SQL is down, chat is not")
-	if got := bob.messages(1, 5*time.Second); got[0].Body != "SQL is down, chat is not" {
+	// Sending and polling go on; the window keeps every message SQL does
+	// not hold yet, past HISTORY_CAP.
+	for i := range 5 {
+		alice.send(bob.User.ID, "single", fmt.Sprint("SQL is down, chat is not ", i))
+	}
+	if got := bob.messages(5, 5*time.Second); got[4].Body != "SQL is down, chat is not 4" {
 		t.Fatalf("bob got %+v", got)
+	}
+	if n := e.rdb.LLen(context.Background(), e.prefix+"hist:{c:"+conv+"}").Val(); n != 5 {
+		t.Fatalf("the window holds %d messages while SQL is down, want the 5 it does not hold", n)
+	}
+	// History answers from the window, and says there is more.
+	var p historyPage
+	bob.mustDo("GET", "/api/conversations/"+conv+"/messages", nil, 200, &p)
+	if len(p.Messages) != 5 || !p.HasMore || p.Messages[0].Seq != 2 {
+		t.Fatalf("history while SQL is down: %+v", p)
 	}
 
 	exec(fmt.Sprintf(`ALTER DATABASE %q ALLOW_CONNECTIONS true`, name))
@@ -68,6 +86,21 @@ func TestPostgresGoneAndBack(t *testing.T) {
 	alice.mustDo("GET", "/api/me", nil, 200, &me)
 	if len(me.Groups) != 1 || me.Groups[0].Name != "after" {
 		t.Fatalf("groups after recovery: %+v (a change made while SQL was gone?)", me.Groups)
+	}
+	// The archive catches up: each message once, in SQL.
+	waitArchived(e)
+	alice.send(bob.User.ID, "single", "after")
+	waitArchived(e)
+	admin2 := storetest.SQL(t, dsn)
+	var n, distinct int
+	if err := admin2.QueryRowContext(context.Background(), `SELECT COUNT(*), COUNT(DISTINCT seq) FROM messages WHERE conv = $1`, conv).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != 7 || distinct != 7 {
+		t.Fatalf("SQL holds %d messages (%d seqs), want 7", n, distinct)
+	}
+	if all := readAll(t, bob, conv, 2); len(all) != 7 {
+		t.Fatalf("history after SQL came back: %d messages", len(all))
 	}
 }
 

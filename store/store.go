@@ -289,3 +289,16 @@ func ParseSearchPos(s string) (SearchPos, error) {
 	}
 	return SearchPos{TS: t, Conv: conv, Seq: n}, nil
 }
+
+// UnreadSpan asks how many messages of Conv from others than the reader
+// have a seq above the reader's read marker and at most Upto.
+type UnreadSpan struct {
+	Conv string
+	Upto int64
+}
+
+// UnreadCount is how many messages are unread and the highest seq counted.
+type UnreadCount struct {
+	N    int64
+	Last int64
+}

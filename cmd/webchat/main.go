@@ -77,11 +77,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	pl := plane.New(rdb, block, graph, plane.Options{
 		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
+		Archive: graph, ArchiveDelay: cfg.ArchiveDelay,
 	})
 	defer pl.Close()
 	if err := pl.LoadScripts(ctx); err != nil {
 		return err
 	}
+	// Every node archives: the others finish what a dead one began. It
+	// stops last, after the drain, so what this node stored is written.
+	archCtx, stopArchive := context.WithCancel(context.WithoutCancel(ctx))
+	archived := make(chan struct{})
+	go func() {
+		plane.NewArchiver(pl, cfg.NodeName, logger, gateway.NewArchiveMetrics(reg)).Run(archCtx)
+		close(archived)
+	}()
+	defer func() { stopArchive(); <-archived }()
 	// The node's subscription carries session changes to its session cache,
 	// and with POLL_WAIT=subscribe, wake-ups to its waiting polls.
 	sessions := session.New(pl, logger, true)

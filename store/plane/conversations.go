@@ -3,7 +3,9 @@ package plane
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -16,19 +18,55 @@ import (
 // newest), oldest first, and whether older ones exist. Direct history stays
 // readable by both people after they unfriend; group history only by
 // current members. Anyone else gets ErrConvNotFound.
+//
+// With an archive, a page goes on below the Redis window into SQL without
+// a seam, and has_more is false only at the conversation's first message.
 func (p *Plane) History(ctx context.Context, u store.UserID, c store.Conv, before int64, limit int) ([]json.RawMessage, bool, error) {
 	res, err := p.history(ctx, u, c, before, limit)
 	if err != nil {
 		return nil, false, err
 	}
-	msgs := make([]json.RawMessage, 0, len(res)-3)
-	for _, v := range res[3:] {
+	msgs := make([]json.RawMessage, 0, len(res)-4)
+	for _, v := range res[4:] {
 		if s, ok := v.(string); ok {
 			msgs = append(msgs, json.RawMessage(s))
 		}
 	}
 	more, _ := res[2].(int64)
-	return msgs, more == 1, nil
+	if p.archive == nil {
+		return msgs, more == 1, nil
+	}
+	// Where the page ends: below its oldest message, or below before (or
+	// the newest seq) when Redis had nothing for it.
+	cur, _ := res[1].(int64)
+	next := cur + 1
+	if before > 0 && before < next {
+		next = before
+	}
+	if len(msgs) > 0 {
+		next = seqOf(string(msgs[0]))
+	}
+	if need := limit - len(msgs); need > 0 && next > 1 {
+		older, err := p.archive.Messages(ctx, c.String(), next, need)
+		if err != nil {
+			if len(msgs) > 0 {
+				// SQL is down: the window still answers, and the page
+				// says there is more to come back for.
+				return msgs, true, nil
+			}
+			return nil, false, err
+		}
+		page := make([]json.RawMessage, 0, len(older)+len(msgs))
+		for _, m := range older {
+			page = append(page, encodeMessage(m))
+		}
+		msgs = append(page, msgs...)
+		next = 1 // SQL has nothing below: this is the start
+		if len(older) > 0 {
+			next = older[0].Seq
+		}
+	}
+	return msgs, next > 1 && limit > 0, nil
 }
 
 // history runs the history script with the right-to-read check, which
@@ -76,17 +114,35 @@ func (p *Plane) MarkRead(ctx context.Context, u store.UserID, dev string, c stor
 	if err != nil {
 		return 0, err
 	}
-	if last, _ := res[1].(int64); seq > last {
-		seq = last
-	}
 	conv := c.String()
+	last, _ := res[1].(int64)
+	if last == 0 && seq > 0 && p.archive != nil {
+		// A counter lost with Redis and not yet restored: SQL knows.
+		if last, err = p.archive.LastSeq(ctx, conv); err != nil {
+			return 0, err
+		}
+	}
+	seq = min(seq, last)
 	payload := fmt.Appendf(nil, `{"type":"read","conv":"%s","seq":%d}`, conv, seq)
-	v, err := p.run(ctx, p.s.read, []string{p.k.evid(u), p.k.devices(u), p.k.unread(u)},
-		p.kp, userTag(u), payload, dev, conv, seq, p.ttlMS(), p.o.InboxCap)
+	keys := []string{p.k.evid(u), p.k.devices(u), p.k.unread(u)}
+	if p.archive != nil && p.single {
+		keys = append(keys, p.archiveKey(conv)) // the marker goes to SQL too
+	}
+	v, err := p.run(ctx, p.s.read, keys, p.kp, userTag(u), payload, dev, conv, seq, p.ttlMS(), p.o.InboxCap, int64(u))
 	if err != nil {
 		return 0, unavailable("mark read", err)
 	}
-	n, _ := v.(int64)
+	out, _ := v.([]any)
+	if len(out) != 2 {
+		return 0, unavailable("mark read", fmt.Errorf("unexpected reply %v", v))
+	}
+	n, _ := out[0].(int64)
+	if rose, _ := out[1].(int64); rose == 1 && p.archive != nil && !p.single {
+		err := p.rdb.XAdd(ctx, &redis.XAddArgs{Stream: p.archiveKey(conv), Values: []any{"u", int64(u), "c", conv, "s", seq}}).Err()
+		if err != nil {
+			return 0, unavailable("queue read marker", err)
+		}
+	}
 	return n, nil
 }
 
@@ -118,10 +174,16 @@ func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.User
 	if _, err := pipe.Exec(ctx); err != nil && unread.Err() != nil {
 		return Summary{}, unavailable("read summary", err)
 	}
+	counts := unread.Val()
+	if _, back := counts[unreadRestored]; !back && p.archive != nil {
+		if c, ok := p.restoreUnread(ctx, u, convs); ok {
+			counts = c
+		}
+	}
 	s := Summary{Unread: map[string]int64{}, Online: map[store.UserID]bool{}, Last: map[string]json.RawMessage{}}
-	for k, v := range unread.Val() {
-		if strings.IndexByte(k, ':') >= 0 {
-			continue // <conv>:read, :last, :seen
+	for k, v := range counts {
+		if strings.IndexByte(k, ':') >= 0 || k == unreadRestored {
+			continue // <conv>:read, :last, and the restore mark
 		}
 		var n int64
 		if _, err := fmt.Sscan(v, &n); err == nil && n > 0 {
@@ -136,5 +198,82 @@ func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.User
 			s.Last[c] = json.RawMessage(cmd.Val())
 		}
 	}
+	if p.archive != nil {
+		p.lastFromArchive(ctx, convs, s.Last)
+	}
 	return s, nil
+}
+
+// unreadRestored is the field of a user's unread hash that says its counts
+// came back from SQL after Redis lost them (restoreunread.lua).
+const unreadRestored = "~"
+
+// restoreUnread brings u's unread counts back from SQL when Redis lost
+// them, and returns the counts as they are now. SQL counts each
+// conversation up to its seq base (the counter restored from SQL, with
+// everything later counted by Redis), all of it for a conversation with
+// no counter yet, and nothing for one whose counter never went away. A
+// failure leaves the counts as Redis has them, to be tried again.
+func (p *Plane) restoreUnread(ctx context.Context, u store.UserID, convs []string) (map[string]string, bool) {
+	pipe := p.rdb.Pipeline()
+	bases := make([]*redis.StringCmd, len(convs))
+	seqs := make([]*redis.IntCmd, len(convs))
+	for i, c := range convs {
+		bases[i] = pipe.Get(ctx, p.k.seqbase(c))
+		seqs[i] = pipe.Exists(ctx, p.k.seq(c))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false
+	}
+	var spans []store.UnreadSpan
+	for i, c := range convs {
+		switch base, err := bases[i].Int64(); {
+		case err == nil:
+			spans = append(spans, store.UnreadSpan{Conv: c, Upto: base})
+		case seqs[i].Val() == 0:
+			spans = append(spans, store.UnreadSpan{Conv: c, Upto: math.MaxInt64})
+		}
+	}
+	counts, err := p.archive.Unread(ctx, u, spans)
+	if err != nil {
+		return nil, false
+	}
+	marks, err := p.archive.ReadMarkers(ctx, u)
+	if err != nil {
+		return nil, false
+	}
+	args := make([]any, 0, 4*len(spans))
+	for _, sp := range spans {
+		n := counts[sp.Conv]
+		args = append(args, sp.Conv, n.N, n.Last, marks[sp.Conv])
+	}
+	if _, err := p.run(ctx, p.s.restoreUnread, []string{p.k.unread(u)}, args...); err != nil {
+		return nil, false
+	}
+	now, err := p.rdb.HGetAll(ctx, p.k.unread(u)).Result()
+	if err != nil {
+		return nil, false
+	}
+	return now, true
+}
+
+// lastFromArchive fills in, from SQL, the newest message of conversations
+// whose Redis window is empty (lost with Redis, not written to since).
+func (p *Plane) lastFromArchive(ctx context.Context, convs []string, last map[string]json.RawMessage) {
+	var empty []string
+	for _, c := range convs {
+		if _, ok := last[c]; !ok {
+			empty = append(empty, c)
+		}
+	}
+	if len(empty) == 0 {
+		return
+	}
+	ms, err := p.archive.LastMessages(ctx, empty)
+	if err != nil {
+		return // best effort: the preview comes back with the next message
+	}
+	for c, m := range ms {
+		last[c] = encodeMessage(m)
+	}
 }

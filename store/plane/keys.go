@@ -19,6 +19,21 @@ func (k keys) hist(conv string) string    { return k.conv("hist", conv) }
 func (k keys) pair(conv string) string    { return k.conv("pair", conv) }
 func (k keys) members(conv string) string { return k.conv("members", conv) }
 
+// arch is the conversation's archive watermark: the highest seq SQL holds
+// (as far as the archivers have said), below which hist may be trimmed.
+func (k keys) arch(conv string) string { return k.conv("arch", conv) }
+
+// seqbase is the seq a lost counter was restored at from SQL.
+func (k keys) seqbase(conv string) string { return k.conv("seqbase", conv) }
+
+// archive is partition n's stream of messages and read markers on their
+// way to SQL; its hash tag is its own, so the partitions spread over a
+// cluster's slots.
+func (k keys) archive(n int) string { return k.prefix + "archive:{a:" + strconv.Itoa(n) + "}" }
+
+// epoch names the generation of Redis's data: set once, lost with it.
+func (k keys) epoch() string { return k.prefix + "epoch" }
+
 // ver counts revocations of the conversation's pair or members key; a
 // rebuild from SQL writes only if it did not change meanwhile.
 func (k keys) ver(conv string) string { return k.conv("ver", conv) }

@@ -65,6 +65,10 @@ type PollQuery struct {
 	// Timeout is how long the poll may wait for an event; 0 answers at
 	// once.
 	Timeout time.Duration
+	// Stale says the cursor is of an earlier epoch (Epoch): whatever the
+	// device has in Redis is of a later generation than the client knows,
+	// so it is dropped and the poll answers PollResync.
+	Stale bool
 }
 
 // Answer outcomes beyond the step outcomes (PollEvents, PollEmpty for a
@@ -104,7 +108,11 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 	}
 	step := mode // the mode of the last step
 	refused := false
-	st, err := p.Poll(ctx, q.User, q.Device, q.Cursor, 0, step, node)
+	first := step
+	if q.Stale {
+		first, q.Cursor = PollReset, -1
+	}
+	st, err := p.Poll(ctx, q.User, q.Device, q.Cursor, 0, first, node)
 	for {
 		if err != nil {
 			return Answer{}, err

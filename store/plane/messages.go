@@ -71,6 +71,12 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		}
 	}
 	keys := []string{p.k.seq(conv), p.k.hist(conv), authKey, p.k.cid(conv, m.From, m.ClientID), p.k.deny(conv, m.From)}
+	if p.archive != nil {
+		keys = append(keys, p.k.arch(conv))
+		if p.single {
+			keys = append(keys, p.archiveKey(conv)) // the script queues it for SQL
+		}
+	}
 	args := append(make([]any, 0, 15), conv, int64(m.From), m.To, m.typ(), body, m.ClientID, cidJSON,
 		p.o.HistoryCap, int64(p.o.ClientIDTTL.Seconds()), kind) // room for the delivery's five
 	if p.single {
@@ -88,6 +94,12 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		if len(res) == 0 {
 			return Sent{}, unavailable("send", fmt.Errorf("unexpected reply %v", v))
 		}
+		if res[0] == "noseq" && attempt < maxRebuilds {
+			if err := p.restoreSeq(ctx, conv); err != nil {
+				return Sent{}, err
+			}
+			continue
+		}
 		again, err := p.settle(ctx, m.Conv, m.From, res[0], attempt, m.forbidden())
 		if err != nil {
 			return Sent{}, err
@@ -99,13 +111,21 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 	switch res[0] {
 	case "new", "dup":
 	case "gone":
-		return Sent{}, store.ErrAlreadySent
+		return p.sentLongAgo(ctx, conv, res)
 	default:
 		return Sent{}, unavailable("send", fmt.Errorf("unexpected status %v", res[0]))
 	}
 
 	msg, _ := res[1].(string)
 	dup := res[0] == "dup"
+	if p.archive != nil && res[2] == "0" && (dup || !p.single) {
+		// On a cluster the script cannot reach the archive's stream; after
+		// a script cut short, its retry queues the message again (SQL
+		// keeps one copy).
+		if err := p.queueArchive(ctx, conv, msg); err != nil {
+			return Sent{}, err
+		}
+	}
 	if !dup && res[2] == "1" && len(res) > 6 {
 		// Stored and delivered by the script.
 		n, _ := res[6].(int64)
@@ -168,6 +188,24 @@ func (p *Plane) Send(ctx context.Context, m Outgoing) (Sent, error) {
 		}
 	}
 	return Sent{Message: json.RawMessage(msg), Duplicate: dup, Recipients: len(ds), Copies: copies}, nil
+}
+
+// sentLongAgo answers a retry whose message left the Redis window: from
+// SQL when it is archived, or ErrAlreadySent.
+func (p *Plane) sentLongAgo(ctx context.Context, conv string, res []any) (Sent, error) {
+	seq := int64(0)
+	if len(res) > 5 {
+		s, _ := res[5].(string)
+		seq, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if p.archive == nil || seq <= 0 {
+		return Sent{}, store.ErrAlreadySent
+	}
+	msgs, err := p.archive.Messages(ctx, conv, seq+1, 1)
+	if err != nil || len(msgs) == 0 || msgs[0].Seq != seq {
+		return Sent{}, store.ErrAlreadySent
+	}
+	return Sent{Message: encodeMessage(msgs[0]), Duplicate: true}, nil
 }
 
 func (m Outgoing) typ() string {
@@ -306,6 +344,12 @@ func (p *Plane) rebuild(ctx context.Context, c store.Conv, u store.UserID) (bool
 			return false, unavailable("rebuild rights", err)
 		}
 		if n, _ := v.(int64); n == 1 {
+			if allowed {
+				// A rights key lost with Redis lost the counter too.
+				if err := p.ensureSeq(ctx, conv); err != nil {
+					return false, err
+				}
+			}
 			return allowed, nil
 		}
 	}

@@ -42,6 +42,15 @@ type Options struct {
 	// make bench prints; it costs a slice and a context per pipeline, so it
 	// is off unless set.
 	CreditCallers bool
+	// Archive keeps every message for good (SQL); nil keeps history in
+	// Redis only, trimmed at HistoryCap (the plane's own tests).
+	Archive Archive
+	// ArchiveDelay bounds how long a message waits for SQL, default 1 s;
+	// a node's pending batch is claimed by others after twice that.
+	ArchiveDelay time.Duration
+	// ArchivePartitions is how many streams the archive is split over,
+	// default 8. Every node must use the same number.
+	ArchivePartitions int
 }
 
 func (o *Options) defaults() {
@@ -72,6 +81,12 @@ func (o *Options) defaults() {
 	if o.CallWait <= 0 {
 		o.CallWait = 4 * time.Second
 	}
+	if o.ArchiveDelay <= 0 {
+		o.ArchiveDelay = time.Second
+	}
+	if o.ArchivePartitions <= 0 {
+		o.ArchivePartitions = 8
+	}
 }
 
 // Access answers, from SQL, the rights the plane caches in Redis. The plane
@@ -99,8 +114,10 @@ type Plane struct {
 	kp         string
 	// single: one Redis, not a cluster, so the send script may touch the
 	// recipients' keys and deliver in the same call.
-	single bool
-	batch  *batcher
+	single  bool
+	batch   *batcher
+	archive Archive // o.Archive
+	epoch   epochCache
 }
 
 // New returns a plane over the given clients. It does no I/O; it
@@ -110,7 +127,7 @@ func New(rdb, block redis.UniversalClient, access Access, o Options) *Plane {
 	_, cluster := rdb.(*redis.ClusterClient)
 	s := loadScripts()
 	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: s, kp: o.Prefix, single: !cluster,
-		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers)}
+		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers), archive: o.Archive}
 }
 
 // Close stops the plane once the script calls already sent are answered;

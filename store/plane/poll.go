@@ -28,6 +28,7 @@ const (
 	PollNow   = "now"   // a new poll that will not wait (timeout=0): as start, but never marked waiting
 	PollCheck = "check" // between waits of the same poll
 	PollFinal = "final" // the last check before answering a timeout
+	PollReset = "reset" // a new poll whose cursor is of an earlier epoch: the device is entered afresh
 )
 
 // PollStep is one non-blocking step of a long-poll.

@@ -15,7 +15,8 @@ func (p *Plane) GrantPair(ctx context.Context, a, b store.UserID) error {
 	if _, err := p.run(ctx, p.s.grant, keys, kind, 0); err != nil {
 		return unavailable("grant friendship", err)
 	}
-	return nil
+	// Friends again after an unfriending: their counter goes on from SQL.
+	return p.ensureSeq(ctx, c.String())
 }
 
 // GrantMember writes a new member through to an existing members key after
@@ -32,8 +33,12 @@ func (p *Plane) GrantMember(ctx context.Context, g store.GroupID, u store.UserID
 
 // InitGroup creates a new group's members key with its owner.
 func (p *Plane) InitGroup(ctx context.Context, g store.GroupID, owner store.UserID) error {
-	if err := p.rdb.SAdd(ctx, p.k.members(store.GroupConv(g).String()), int64(owner)).Err(); err != nil {
+	conv := store.GroupConv(g).String()
+	if err := p.rdb.SAdd(ctx, p.k.members(conv), int64(owner)).Err(); err != nil {
 		return unavailable("init group", err)
+	}
+	if p.archive != nil {
+		return p.setSeq(ctx, conv, 0) // group ids are never reused
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
 	send, history, grant, revoke, rebuild           *redis.Script
 	gcra, track, session                            *redis.Script
+	restoreSeq, archived, restoreUnread             *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -50,6 +51,9 @@ func loadScripts() *scripts {
 	s.gcra = mk("gcra", false)
 	s.track = mk("track", true)
 	s.session = mk("session", false) // a session record and its expiry
+	s.restoreSeq = mk("restoreseq", false)
+	s.archived = mk("archived", false)
+	s.restoreUnread = mk("restoreunread", false)
 	return s
 }
 

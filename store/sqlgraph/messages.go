@@ -99,6 +99,36 @@ func (g *Graph) Messages(ctx context.Context, conv string, before int64, limit i
 	return msgs, nil
 }
 
+// LastMessages returns the newest message of each of convs that has one.
+func (g *Graph) LastMessages(ctx context.Context, convs []string) (map[string]store.Message, error) {
+	const op = "last messages"
+	out := map[string]store.Message{}
+	for len(convs) > 0 {
+		n := min(len(convs), archiveChunk)
+		args := make([]any, n)
+		for i, c := range convs[:n] {
+			args[i] = c
+		}
+		in := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+		rows, err := g.pool().query(ctx, `SELECT `+prefixCols("m.", messageCols)+` FROM messages m
+			JOIN (SELECT conv, MAX(seq) AS seq FROM messages WHERE conv IN (`+in+`) GROUP BY conv) t
+			ON m.conv = t.conv AND m.seq = t.seq`, args...)
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		msgs, err := scanMessages(rows)
+		rows.Close()
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		for _, m := range msgs {
+			out[m.Conv] = m
+		}
+		convs = convs[n:]
+	}
+	return out, nil
+}
+
 // SearchQuery is a search of the messages u may read now: the direct
 // conversations u is one of (kept readable after an unfriending, as their
 // history is) and the groups u is a member of.
@@ -149,20 +179,13 @@ func prefixCols(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// UnreadSpan asks how many messages of Conv from others than the reader
-// have a seq above the reader's read marker and at most Upto.
-type UnreadSpan struct {
-	Conv string
-	Upto int64
-}
-
 // Unread counts, for each span, u's unread messages that SQL holds, and
 // the highest seq it counted, from u's read markers: what Redis's unread
 // counts were before Redis lost them. A group's messages from before u
 // joined are not counted. Spans with nothing unread are left out.
-func (g *Graph) Unread(ctx context.Context, u store.UserID, spans []UnreadSpan) (map[string][2]int64, error) {
+func (g *Graph) Unread(ctx context.Context, u store.UserID, spans []store.UnreadSpan) (map[string]store.UnreadCount, error) {
 	const op = "unread"
-	out := map[string][2]int64{}
+	out := map[string]store.UnreadCount{}
 	for _, s := range spans {
 		var n, last int64
 		err := g.pool().row(ctx, `SELECT COUNT(*), COALESCE(MAX(m.seq), 0) FROM messages m
@@ -174,7 +197,7 @@ func (g *Graph) Unread(ctx context.Context, u store.UserID, spans []UnreadSpan) 
 			return nil, unavailable(op, err)
 		}
 		if n > 0 {
-			out[s.Conv] = [2]int64{n, last}
+			out[s.Conv] = store.UnreadCount{N: n, Last: last}
 		}
 	}
 	return out, nil

@@ -97,7 +97,7 @@ func TestSearchFindsOnlyWhatTheReaderMayRead(t *testing.T) {
 		want(find(a.ID, "HELLO", ab), ab+"/2")
 		want(find(a.ID, "%", ""), ab+"/3") // LIKE's wildcards are plain text
 		want(find(a.ID, "e_t", ""), ab+"/3")
-		want(find(a.ID, "o_t", "")) // _ is no wildcard either
+		want(find(a.ID, "o_t", ""))   // _ is no wildcard either
 		want(find(a.ID, "hello", bc)) // someone else's conversation
 		want(find(b.ID, "hello", ""), gc+"/1", bc+"/1", ab+"/2")
 		want(find(b.ID, "你好", ""), gc+"/1", ab+"/1")
@@ -132,13 +132,13 @@ func TestUnreadFromReadMarkers(t *testing.T) {
 		if marks[ab] != 4 {
 			t.Fatalf("markers %v", marks)
 		}
-		got, err := g.Unread(ctx, b.ID, []sqlgraph.UnreadSpan{{Conv: ab, Upto: 100}})
+		got, err := g.Unread(ctx, b.ID, []store.UnreadSpan{{Conv: ab, Upto: 100}})
 		checkErr(t, "unread", err, nil)
-		if got[ab] != [2]int64{2, 6} {
+		if got[ab] != (store.UnreadCount{N: 2, Last: 6}) {
 			t.Fatalf("unread %v, want 2 up to 6", got)
 		}
-		got, _ = g.Unread(ctx, b.ID, []sqlgraph.UnreadSpan{{Conv: ab, Upto: 5}})
-		if got[ab] != [2]int64{1, 5} {
+		got, _ = g.Unread(ctx, b.ID, []store.UnreadSpan{{Conv: ab, Upto: 5}})
+		if got[ab] != (store.UnreadCount{N: 1, Last: 5}) {
 			t.Fatalf("unread up to 5: %v", got)
 		}
 	})

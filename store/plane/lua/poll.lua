@@ -1,8 +1,10 @@
 -- poll: one step of a long-poll for one device, never blocking.
 -- KEYS: evid, devices, pollgen, inbox, inflight
 -- ARGV: kp, ut, device, cursor (-1: none), gen (0: a new poll), ttl ms,
---       batch, max devices, mode (start | now | check | final); now is a
---       start that will not wait, final the last check before a timeout;
+--       batch, max devices, mode (start | now | check | final | reset); now
+--       is a start that will not wait, final the last check before a
+--       timeout, reset a start whose cursor is of an earlier epoch (the
+--       device's lists are dropped and it is entered afresh);
 --       the node whose wake-up subscription the poll waits on ('': it
 --       waits in BLMOVE)
 -- Returns {'events', gen, ev...} oldest first, {'empty', gen, evid},
@@ -17,6 +19,10 @@ local batch, mode = tonumber(ARGV[7]), ARGV[9]
 local now = now_ms()
 
 local score = redis.call('ZSCORE', KEYS[2], dev)
+if mode == 'reset' then
+  if score then drop(kp, ut, KEYS[2], dev) end
+  score, mode = nil, 'start'
+end
 if score and tonumber(score) < now - ttl then
   -- Unseen too long: its lists expired with it, so it must resync even if
   -- nothing has pruned it yet.

@@ -1,6 +1,7 @@
 -- send: the one script on a conversation's slot that stores a message.
 -- KEYS: seq, hist, auth (pair or members), cid record, the sender's deny
---       marker
+--       marker; with an archive, its watermark (the highest seq SQL holds)
+--       and, on a single Redis, the conversation's archive stream
 -- ARGV: conv, from, to, type, body (JSON string), client_id, client_id
 --       (JSON string), history cap, cid ttl s, auth kind (pair | members),
 --       and to deliver in this script too: kp, the sending device, device
@@ -9,7 +10,8 @@
 --       thousands of pushes)
 -- Returns {status, msg, delivered, members, done, seq, recipients, copies}: status
 -- is new, dup, gone (a duplicate whose message left the history window),
--- nokey (rebuild auth from SQL and call again), forbidden (the members key
+-- noseq (with an archive: the counter is missing, restore it from SQL and
+-- call again), nokey (rebuild auth from SQL and call again), forbidden (the members key
 -- refuses: ask SQL, the key may be stale) or denied (SQL refused a moment
 -- ago); delivered '1' when nothing is left to deliver.
 --
@@ -45,6 +47,9 @@ if cid ~= '' then
   end
 end
 
+-- With an archive, a missing counter may be a Redis that lost its data:
+-- the next seq must be above what SQL holds, so the caller restores it.
+if KEYS[6] and redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
 local seq = redis.call('INCR', KEYS[1])
 local now = now_ms()
 local ts = now
@@ -60,7 +65,15 @@ local msg = '{"conv":"' .. conv .. '","seq":' .. string.format('%d', seq) ..
 if cid ~= '' then msg = msg .. ',"client_id":' .. ARGV[7] end
 msg = msg .. '}'
 redis.call('LPUSH', KEYS[2], msg)
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[8]) - 1)
+local keep = tonumber(ARGV[8])
+if KEYS[6] then
+  -- The window trims only what SQL already holds: a lagging archive keeps
+  -- every message above its watermark.
+  local unarchived = seq - tonumber(redis.call('GET', KEYS[6]) or '0')
+  if unarchived > keep then keep = unarchived end
+  if KEYS[7] then redis.call('XADD', KEYS[7], '*', 'm', msg) end
+end
+redis.call('LTRIM', KEYS[2], 0, keep - 1)
 -- The record keeps the message until delivery is done: a script that
 -- fails part-way (Redis out of memory, say) leaves it for the retry to
 -- deliver, rather than storing the message again under a new seq.
