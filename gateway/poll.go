@@ -30,34 +30,33 @@ func (s *Server) parseTimeout(v string) (time.Duration, error) {
 // event id the client has: "<device>-<epoch>-<id>".
 func formatCursor(dev, epoch string, id int64) string { return dev + "-" + epoch + "-" + itoa(id) }
 
-// parseCursor returns the cursor's event id (-1: none) and epoch. A cursor
-// of the device from before epochs ("<device>-<id>") has epoch "", which is
-// never the current one, so it is answered resync, as one of an earlier
-// epoch is. A cursor of another device, or not of this form, is
-// errInvalidCursor.
-func parseCursor(c, dev string) (id int64, epoch string, err error) {
+// parseCursor returns the cursor's device, epoch and event id (-1: none).
+// A cursor from before epochs ("<device>-<id>") has epoch "", which is
+// never the current one. Anything not of these forms is errInvalidCursor.
+func parseCursor(c string) (dev, epoch string, id int64, err error) {
 	if c == "" {
-		return -1, "", nil
+		return "", "", -1, nil
 	}
-	rest, ok := strings.CutPrefix(c, dev+"-")
-	if !ok {
-		return 0, "", errInvalidCursor
-	}
-	num := rest
-	if e, n, found := strings.Cut(rest, "-"); found {
-		if e == "" || len(e) > 16 || strings.Trim(e, "0123456789abcdefghijklmnopqrstuvwxyz") != "" {
-			return 0, "", errInvalidCursor
+	parts := strings.Split(c, "-")
+	switch len(parts) {
+	case 2:
+		dev = parts[0]
+	case 3:
+		dev, epoch = parts[0], parts[1]
+		if epoch == "" || len(epoch) > 16 || strings.Trim(epoch, "0123456789abcdefghijklmnopqrstuvwxyz") != "" {
+			return "", "", 0, errInvalidCursor
 		}
-		epoch, num = e, n
+	default:
+		return "", "", 0, errInvalidCursor
 	}
-	if num == "" || len(num) > 19 || (len(num) > 1 && num[0] == '0') || strings.TrimLeft(num, "0123456789") != "" {
-		return 0, "", errInvalidCursor
+	num := parts[len(parts)-1]
+	if dev == "" || num == "" || len(num) > 19 || (len(num) > 1 && num[0] == '0') || strings.TrimLeft(num, "0123456789") != "" {
+		return "", "", 0, errInvalidCursor
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil {
-		return 0, "", errInvalidCursor
+	if id, err = strconv.ParseInt(num, 10, 64); err != nil {
+		return "", "", 0, errInvalidCursor
 	}
-	return n, epoch, nil
+	return dev, epoch, id, nil
 }
 
 func (s *Server) handlePoll() http.Handler {
@@ -71,7 +70,7 @@ func (s *Server) handlePoll() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		cursor, cursorEpoch, err := parseCursor(qCursor, me.device)
+		cursorDev, cursorEpoch, cursor, err := parseCursor(qCursor)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -81,10 +80,18 @@ func (s *Server) handlePoll() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		// A cursor of an earlier epoch answers resync, whatever its device
+		// (after Redis lost its data everyone logs in again, on a new
+		// device); one of now must be this device's.
+		stale := qCursor != "" && cursorEpoch != epoch
+		if qCursor != "" && !stale && cursorDev != me.device {
+			s.writeError(w, r, errInvalidCursor)
+			return
+		}
 		// The server's WriteTimeout is shorter than the longest poll.
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + 15*time.Second))
 		ans, err := s.poller.Next(ctx, plane.PollQuery{User: me.user, Device: me.device, Token: me.token, Cursor: cursor, Timeout: timeout,
-			Stale: qCursor != "" && cursorEpoch != epoch})
+			Stale: stale})
 		if err != nil {
 			s.answerPoll(w, r, "error", nil, err)
 			return
