@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,10 @@ func TestRedisFlushedKeepsHistory(t *testing.T) {
 	e.plane.ForgetEpoch()
 	// Sessions lived in Redis: everyone logs in again.
 	bob2, alice2 := bob.login(), alice.login()
+	// History before anyone writes again: all of it from SQL.
+	if all := readAll(t, bob2, direct, 2); len(all) != 3 || all[2].Body != "three" {
+		t.Fatalf("history right after the flush: %+v", all)
+	}
 
 	// The old cursor: its epoch is gone, so resync, never invalid_cursor.
 	bob2.cursor = oldCursor
@@ -200,5 +205,59 @@ func TestSearch(t *testing.T) {
 		if r := bob.do("GET", "/api/search?q=hello&before="+b, nil); r.Status != 400 {
 			t.Fatalf("search before %q: %d %s", b, r.Status, r.Body)
 		}
+	}
+}
+
+// 10,050 messages in one conversation with the default HISTORY_CAP: every
+// one pages back to seq 1, in order, none twice, and Redis holds at most
+// HISTORY_CAP of them.
+func TestTenThousandMessagesPageBackToTheFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 10,050 messages")
+	}
+	e := newEnv(t, envOpts{})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	conv := store.DirectConv(alice.User.ID, bob.User.ID).String()
+	const n = 10_050
+	var wg sync.WaitGroup
+	next := make(chan int, n)
+	for i := 1; i <= n; i++ {
+		next <- i
+	}
+	close(next)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				r := alice.do("POST", "/api/messages", map[string]any{"to": bob.User.ID, "type": "single", "body": fmt.Sprint("m", i)})
+				if r.Status != 201 {
+					t.Errorf("send %d: %d %s", i, r.Status, r.Body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitArchived(e)
+	alice.send(bob.User.ID, "single", "the last") // its send trims what SQL holds
+	if got := e.rdb.LLen(context.Background(), e.prefix+"hist:{c:"+conv+"}").Val(); got > 10_000 {
+		t.Fatalf("Redis holds %d messages of the conversation, more than HISTORY_CAP", got)
+	}
+	all := readAll(t, bob, conv, 100)
+	if len(all) != n+1 {
+		t.Fatalf("history holds %d messages, want %d", len(all), n+1)
+	}
+	seen := map[string]bool{}
+	for _, m := range all {
+		if seen[m.Body] {
+			t.Fatalf("%q twice in history", m.Body)
+		}
+		seen[m.Body] = true
+	}
+	if !seen["m1"] || !seen["m10050"] {
+		t.Fatal("the first or the last message is missing")
 	}
 }

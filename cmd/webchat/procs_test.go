@@ -63,7 +63,22 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startProcAt(t, name, port, env)
+}
+
+// restartProc starts p again on its port (once it has exited), so that
+// nginx finds it where it was.
+func restartProc(t *testing.T, p *proc, env map[string]string) *proc {
+	t.Helper()
+	var port int
+	fmt.Sscanf(p.URL, "http://127.0.0.1:%d", &port)
+	return startProcAt(t, p.Name, port, env)
+}
+
+func startProcAt(t *testing.T, name string, port int, env map[string]string) *proc {
+	t.Helper()
 	p := &proc{Name: name, URL: fmt.Sprintf("http://127.0.0.1:%d", port), log: filepath.Join(t.TempDir(), name+".log"), done: make(chan struct{})}
+	var err error
 	logf, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)

@@ -37,16 +37,17 @@ func (p *Plane) History(ctx context.Context, u store.UserID, c store.Conv, befor
 		return msgs, more == 1, nil
 	}
 	// Where the page ends: below its oldest message, or below before (or
-	// the newest seq) when Redis had nothing for it.
+	// the newest seq) when Redis had nothing for it; 0 when Redis lost the
+	// counter, and SQL's newest is the start.
 	cur, _ := res[1].(int64)
-	next := cur + 1
-	if before > 0 && before < next {
-		next = before
+	next := before
+	if cur > 0 && (next <= 0 || next > cur+1) {
+		next = cur + 1
 	}
 	if len(msgs) > 0 {
 		next = seqOf(string(msgs[0]))
 	}
-	if need := limit - len(msgs); need > 0 && next > 1 {
+	if need := limit - len(msgs); need > 0 && next != 1 {
 		older, err := p.archive.Messages(ctx, c.String(), next, need)
 		if err != nil {
 			if len(msgs) > 0 {
