@@ -15,6 +15,7 @@ type ArchiveMetrics struct {
 	archived prometheus.Counter
 	reads    prometheus.Counter
 	errors   prometheus.Counter
+	reused   prometheus.Counter
 }
 
 // NewArchiveMetrics registers the archiver's metrics with reg.
@@ -37,8 +38,11 @@ func NewArchiveMetrics(reg prometheus.Registerer) *ArchiveMetrics {
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webchat_archive_errors_total", Help: "Batches SQL refused or failed; they stay pending in Redis and are tried again.",
 		}),
+		reused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webchat_archive_seq_reused_total", Help: "Messages whose seq SQL already held for another message (Redis's counter went back, as when a replica is promoted without the last writes); each is kept under a new seq.",
+		}),
 	}
-	reg.MustRegister(m.lag, m.batch, m.archived, m.reads, m.errors)
+	reg.MustRegister(m.lag, m.batch, m.archived, m.reads, m.errors, m.reused)
 	return m
 }
 
@@ -53,6 +57,9 @@ func (m *ArchiveMetrics) Archived(messages, reads int, lags []time.Duration) {
 		m.lag.Observe(max(l.Seconds(), 0))
 	}
 }
+
+// SeqReused records messages kept under a new seq.
+func (m *ArchiveMetrics) SeqReused(n int) { m.reused.Add(float64(n)) }
 
 // ArchiveFailed records a batch that could not be written.
 func (m *ArchiveMetrics) ArchiveFailed() { m.errors.Inc() }

@@ -22,8 +22,10 @@ import (
 // send path never waits on it; the archivers write to it in batches.
 type Archive interface {
 	// Archive writes messages and read markers, idempotently: a message
-	// already held is left alone, a read marker only rises.
-	Archive(ctx context.Context, msgs []store.Message, reads []store.ReadMarker) error
+	// already held is left alone, a read marker only rises. A message
+	// whose seq SQL holds for another one (Redis's counter went back) is
+	// kept under a new seq and returned in moved.
+	Archive(ctx context.Context, msgs []store.Message, reads []store.ReadMarker) (moved []store.Message, err error)
 	// LastSeq is the highest seq held for conv, 0 if none.
 	LastSeq(ctx context.Context, conv string) (int64, error)
 	// Messages pages conv's messages below before (0: the newest), oldest
@@ -78,6 +80,9 @@ type ArchiveObserver interface {
 	Archived(messages, reads int, lags []time.Duration)
 	// ArchiveFailed is called when a batch could not be written.
 	ArchiveFailed()
+	// SeqReused is called with how many messages of a batch had a seq
+	// SQL held for another message, and were kept under a new one.
+	SeqReused(n int)
 }
 
 // Archiver is one node's share of the archiving: Run reads the archive's
@@ -233,7 +238,8 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 	if total == 0 {
 		return
 	}
-	if err := a.p.archive.Archive(ctx, msgs, reads); err != nil {
+	moved, err := a.p.archive.Archive(ctx, msgs, reads)
+	if err != nil {
 		if ctx.Err() == nil {
 			a.obs.ArchiveFailed()
 			a.log.Warn("archive: write to SQL failed; the batch stays pending", "messages", len(msgs), "err", err)
@@ -265,6 +271,21 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 	}
 	for conv, seq := range top {
 		a.p.s.archived.Run(ctx, pipe, []string{a.p.k.arch(conv)}, seq)
+	}
+	if len(moved) > 0 {
+		// Redis handed out seqs SQL already held: its counter went back (a
+		// replica promoted without the last writes). The messages are kept
+		// under new seqs; the counter goes above them, so that it stops.
+		a.obs.SeqReused(len(moved))
+		high := map[string]int64{}
+		for _, m := range moved {
+			high[m.Conv] = max(high[m.Conv], m.Seq)
+			a.log.Warn("archive: a seq was handed out twice; the later message is kept under a new seq",
+				"conv", m.Conv, "seq", m.Seq)
+		}
+		for conv, seq := range high {
+			a.p.s.raiseSeq.Run(ctx, pipe, []string{a.p.k.seq(conv)}, seq)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		// Entries not acknowledged are archived again later: harmless.

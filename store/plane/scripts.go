@@ -19,7 +19,7 @@ type scripts struct {
 	deliver, read, register, unregister, wake, poll *redis.Script
 	send, history, grant, revoke, rebuild           *redis.Script
 	gcra, track, session                            *redis.Script
-	restoreSeq, archived, restoreUnread             *redis.Script
+	restoreSeq, raiseSeq, archived, restoreUnread   *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -52,6 +52,7 @@ func loadScripts() *scripts {
 	s.track = mk("track", true)
 	s.session = mk("session", false) // a session record and its expiry
 	s.restoreSeq = mk("restoreseq", false)
+	s.raiseSeq = mk("raiseseq", false)
 	s.archived = mk("archived", false)
 	s.restoreUnread = mk("restoreunread", false)
 	return s

@@ -13,18 +13,48 @@ import (
 const archiveChunk = 200
 
 // Archive writes messages and read markers in one transaction. It is
-// idempotent: a message already held (the same conv and seq) is left as
-// it is, and a read marker only ever rises, so a batch archived twice, or
-// two nodes archiving the same batch, write each row once.
-func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store.ReadMarker) error {
-	return g.inTx(ctx, "archive", func(r runner) error {
+// idempotent: a message already held (the same conv, seq, sender and ts)
+// is left as it is, and a read marker only ever rises, so a batch archived
+// twice, or two nodes archiving the same batch, write each row once.
+//
+// A message whose (conv, seq) SQL holds for another message means Redis
+// handed out a seq twice: a replica promoted without the last writes, its
+// counter behind what SQL holds. That message is kept under the
+// conversation's next free seq, and returned in moved, so that the caller
+// raises the counter above it.
+func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store.ReadMarker) (moved []store.Message, err error) {
+	// The highest seq of each conversation in the batch, so that a moved
+	// message goes above the batch too.
+	top := map[string]int64{}
+	for _, m := range msgs {
+		top[m.Conv] = max(top[m.Conv], m.Seq)
+	}
+	err = g.inTx(ctx, "archive", func(r runner) error {
+		moved = moved[:0]
+		next := map[string]int64{} // the next free seq of a conversation that had a clash
 		for len(msgs) > 0 {
 			n := min(len(msgs), archiveChunk)
+			clash, err := clashes(ctx, r, msgs[:n])
+			if err != nil {
+				return err
+			}
 			var q strings.Builder
 			q.WriteString(`INSERT INTO messages (conv, seq, sender, recipient, type, body, client_id, ts) VALUES `)
 			args := make([]any, 0, 8*n)
-			for i, m := range msgs[:n] {
-				if i > 0 {
+			for _, m := range msgs[:n] {
+				if clash[[2]any{m.Conv, m.Seq}] {
+					if next[m.Conv] == 0 {
+						n, err := nextSeq(ctx, r, m.Conv)
+						if err != nil {
+							return err
+						}
+						next[m.Conv] = max(n, top[m.Conv]+1)
+					}
+					m.Seq = next[m.Conv]
+					next[m.Conv]++
+					moved = append(moved, m)
+				}
+				if len(args) > 0 {
 					q.WriteByte(',')
 				}
 				q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -45,6 +75,51 @@ func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store
 		}
 		return nil
 	})
+	return moved, err
+}
+
+// clashes returns the (conv, seq) of msgs that SQL holds for a different
+// message (another sender or ts); the same message again is no clash.
+func clashes(ctx context.Context, r runner, msgs []store.Message) (map[[2]any]bool, error) {
+	var q strings.Builder
+	q.WriteString(`SELECT conv, seq, sender, ts FROM messages WHERE `)
+	args := make([]any, 0, 2*len(msgs))
+	want := make(map[[2]any]store.Message, len(msgs))
+	for i, m := range msgs {
+		if i > 0 {
+			q.WriteString(` OR `)
+		}
+		q.WriteString(`(conv = ? AND seq = ?)`)
+		args = append(args, m.Conv, m.Seq)
+		want[[2]any{m.Conv, m.Seq}] = m
+	}
+	rows, err := r.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[[2]any]bool{}
+	for rows.Next() {
+		var (
+			conv    string
+			seq, ts int64
+			sender  store.UserID
+		)
+		if err := rows.Scan(&conv, &seq, &sender, &ts); err != nil {
+			return nil, err
+		}
+		if m := want[[2]any{conv, seq}]; m.From != sender || m.TS != ts {
+			out[[2]any{conv, seq}] = true
+		}
+	}
+	return out, rows.Err()
+}
+
+// nextSeq is the seq after the highest SQL holds for conv.
+func nextSeq(ctx context.Context, r runner, conv string) (int64, error) {
+	var n int64
+	err := r.row(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conv = ?`, conv).Scan(&n)
+	return n, err
 }
 
 // LastSeq returns the highest seq SQL holds for conv, 0 if none: a
