@@ -42,8 +42,12 @@ func (m meUnread) unread(conv string) int64 {
 // unread counts and search come back from SQL, and a cursor of the old
 // epoch answers resync rather than acknowledging events it never saw.
 func TestRedisFlushedKeepsHistory(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, sql storetest.Engine) { testRedisFlushedKeepsHistory(t, sql) })
+}
+
+func testRedisFlushedKeepsHistory(t *testing.T, sql storetest.Engine) {
 	srv := storetest.StartRedis(t) // FLUSHALL would empty the shared server
-	e := newEnv(t, envOpts{redis: srv})
+	e := newEnv(t, envOpts{redis: srv, graph: sql.NewGraph(t)})
 	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
 	befriend(alice, bob)
 	befriend(alice, carol)
@@ -139,7 +143,11 @@ type searchPage struct {
 // Search: substrings in any script, Latin case-insensitively, only in the
 // conversations the caller may read now; pages; bad queries are refused.
 func TestSearch(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	storetest.ForEachEngine(t, func(t *testing.T, sql storetest.Engine) { testSearch(t, sql) })
+}
+
+func testSearch(t *testing.T, sql storetest.Engine) {
+	e := newEnv(t, envOpts{graph: sql.NewGraph(t)})
 	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
 	befriend(alice, bob)
 	befriend(alice, carol)
