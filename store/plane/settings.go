@@ -86,9 +86,9 @@ func unsafeSettings(addr string, cfg map[string]string) []UnsafeSetting {
 		out = append(out, UnsafeSetting{addr, "maxmemory-policy", v, risk})
 	}
 	if v, ok := cfg["appendonly"]; ok && v != "yes" {
-		risk := "no AOF and no snapshots: a restart empties Redis (every session ends, waiting messages vanish, seq and event ids start again at 1); set appendonly yes"
+		risk := "no AOF and no snapshots: a restart empties Redis (every session ends, waiting messages vanish, messages not yet archived to SQL are lost, every browser resyncs); set appendonly yes"
 		if strings.TrimSpace(cfg["save"]) != "" {
-			risk = fmt.Sprintf("no AOF, only snapshots (save %q): a restart loses what came after the last one and reuses seq and event ids; set appendonly yes", cfg["save"])
+			risk = fmt.Sprintf("no AOF, only snapshots (save %q): a restart loses what came after the last one, and messages not yet archived to SQL with it; set appendonly yes", cfg["save"])
 		}
 		out = append(out, UnsafeSetting{addr, "appendonly", v, risk})
 	}

@@ -3,10 +3,12 @@ package sqlgraph_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"webchat/store"
 	"webchat/store/sqlgraph"
+	"webchat/store/storetest"
 )
 
 func msg(conv string, seq int64, from store.UserID, to int64, body string) store.Message {
@@ -178,6 +180,43 @@ func TestUnreadFromReadMarkers(t *testing.T) {
 		got, _ = g.Unread(ctx, b.ID, []store.UnreadSpan{{Conv: ab, Upto: 5}})
 		if got[ab] != (store.UnreadCount{N: 1, Last: 5}) {
 			t.Fatalf("unread up to 5: %v", got)
+		}
+	})
+}
+
+// A body changed or removed (a recall, later) leaves the search index too:
+// the index follows the table.
+func TestSearchForgetsARemovedBody(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		dsn := e.NewDSN(t)
+		g := storetest.OpenDSN(t, dsn)
+		ctx := t.Context()
+		a, b := mkUser(t, g, "ann"), mkUser(t, g, "bob")
+		conv := store.DirectConv(a.ID, b.ID).String()
+		checkErr(t, "archive", archive(ctx, g, []store.Message{msg(conv, 1, a.ID, int64(b.ID), "secret plans 你好"), msg(conv, 2, a.ID, int64(b.ID), "more secret")}, nil), nil)
+		count := func(q string) int {
+			ms, err := g.Search(ctx, sqlgraph.SearchQuery{User: b.ID, Text: q, Limit: 10})
+			checkErr(t, "search", err, nil)
+			return len(ms)
+		}
+		if count("secret") != 2 || count("你好") != 1 {
+			t.Fatal("not found before the change")
+		}
+		raw := storetest.SQL(t, dsn)
+		q := func(s string) string {
+			if e.Name == "postgres" {
+				return strings.Replace(s, "?", "$1", 1)
+			}
+			return s
+		}
+		if _, err := raw.ExecContext(ctx, q(`UPDATE messages SET body = '' WHERE seq = ?`), 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.ExecContext(ctx, q(`DELETE FROM messages WHERE seq = ?`), 2); err != nil {
+			t.Fatal(err)
+		}
+		if n, m := count("secret"), count("你好"); n != 0 || m != 0 {
+			t.Fatalf("found %d and %d after the body was removed", n, m)
 		}
 	})
 }
