@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,12 @@ func (s *Server) handleReady() http.Handler {
 		}
 		// Unsafe settings are for the operator, not the balancer: every
 		// node shares the Redis, so failing readiness would stop them all.
+		if s.plane.Archiving() && status["redis"] == "ok" {
+			// Entries on their way to SQL; it grows while SQL is down.
+			if n, err := s.plane.ArchiveBacklog(ctx); err == nil {
+				status["archive_backlog"] = strconv.FormatInt(n, 10)
+			}
+		}
 		s.settingsMu.Lock()
 		status["redis_settings"] = s.settings.summary()
 		s.settingsMu.Unlock()

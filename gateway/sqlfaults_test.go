@@ -69,6 +69,11 @@ func TestPostgresGoneAndBack(t *testing.T) {
 	if n := e.rdb.LLen(context.Background(), e.prefix+"hist:{c:"+conv+"}").Val(); n != 5 {
 		t.Fatalf("the window holds %d messages while SQL is down, want the 5 it does not hold", n)
 	}
+	var ready map[string]string
+	mustJSON(t, e.newClient().do("GET", "/readyz", nil).Body, &ready)
+	if ready["archive_backlog"] != "5" {
+		t.Fatalf("/readyz while SQL is down: %v, want the 5 messages waiting", ready)
+	}
 	// History answers from the window, and says there is more.
 	var p historyPage
 	bob.mustDo("GET", "/api/conversations/"+conv+"/messages", nil, 200, &p)
