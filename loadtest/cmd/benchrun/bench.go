@@ -81,6 +81,8 @@ type Run struct {
 	LoadAfter   string    `json:"loadavg_after"`
 	Error       string    `json:"error,omitempty"`
 	ServerNodes int       `json:"server_nodes"`
+	// ArchiveLag is webchat's archive lag over the whole run.
+	ArchiveLag *ArchiveLag `json:"archive_lag,omitempty"`
 }
 
 // Manifest is what a bench run did, for render.
@@ -238,6 +240,13 @@ func runScenario(ctx context.Context, sc scenario, b bins, results, plots, conf 
 		if err != nil {
 			r.Error = err.Error()
 			fmt.Printf("--- %s against %s failed: %v\n", sc.Name, target, err)
+		}
+		if target == "webchat" {
+			time.Sleep(2 * time.Second) // the last batches reach SQL
+			if r.ArchiveLag = scrapeArchiveLag(urls); r.ArchiveLag != nil {
+				fmt.Printf("--- %s against webchat: archive lag p99 ≤ %gs over %d messages (the whole ladder)\n",
+					sc.Name, r.ArchiveLag.P99, r.ArchiveLag.Messages)
+			}
 		}
 		runs = append(runs, r)
 		switch target {
