@@ -287,7 +287,7 @@ func (s *Server) handleMe() http.Handler {
 		for _, g := range groups {
 			convs = append(convs, g.Conv)
 		}
-		sum, err := s.plane.Summary(ctx, me.user, ids, convs)
+		sum, err := s.plane.Summary(ctx, me.user, ids, convs, true)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

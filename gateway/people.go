@@ -45,7 +45,7 @@ func (s *Server) handlePastConversations() http.Handler {
 		for i, u := range past {
 			convs[i] = store.DirectConv(me.user, u.ID).String()
 		}
-		sum, err := s.plane.Summary(ctx, me.user, nil, convs)
+		sum, err := s.plane.Summary(ctx, me.user, nil, convs, false)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

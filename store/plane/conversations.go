@@ -160,7 +160,11 @@ const OnlineWindow = 70 * time.Second
 
 // Summary reads unread counts, who of people is online and the newest
 // message of each conversation, in one pipeline.
-func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.UserID, convs []string) (Summary, error) {
+//
+// all says that convs are all of u's conversations (the contact list):
+// only then may unread counts that Redis lost be restored from SQL, once
+// for all of them.
+func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.UserID, convs []string, all bool) (Summary, error) {
 	pipe := p.rdb.Pipeline()
 	unread := pipe.HGetAll(ctx, p.k.unread(u))
 	since := fmt.Sprint(time.Now().Add(-OnlineWindow).UnixMilli())
@@ -176,7 +180,7 @@ func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.User
 		return Summary{}, unavailable("read summary", err)
 	}
 	counts := unread.Val()
-	if _, back := counts[unreadRestored]; !back && p.archive != nil {
+	if _, back := counts[unreadRestored]; !back && all && p.archive != nil {
 		if c, ok := p.restoreUnread(ctx, u, convs); ok {
 			counts = c
 		}

@@ -151,7 +151,7 @@ func TestUnreadCountsEachMessageOnce(t *testing.T) {
 	}
 	unread := func() int64 {
 		t.Helper()
-		s, err := p.Summary(ctx, 2, nil, nil)
+		s, err := p.Summary(ctx, 2, nil, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func TestUnreadRingWraps(t *testing.T) {
 			deliver(seq) // and of the newest
 		}
 	}
-	s, err := p.Summary(ctx, 2, nil, nil)
+	s, err := p.Summary(ctx, 2, nil, nil, false)
 	if err != nil || s.Unread[conv] != 200 {
 		t.Fatalf("unread %d (%v), want 200", s.Unread[conv], err)
 	}
