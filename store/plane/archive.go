@@ -216,7 +216,7 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 		msgs  []store.Message
 		reads []store.ReadMarker
 		top   = map[string]int64{}
-		seen  = map[[2]any]bool{}
+		seen  = map[msgKey]bool{}
 		total int
 	)
 	for _, es := range entries {
@@ -228,8 +228,8 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 				a.log.Warn("archive: unreadable entry dropped", "id", e.ID)
 			case r != nil:
 				reads = append(reads, *r)
-			case !seen[[2]any{m.Conv, m.Seq}]:
-				seen[[2]any{m.Conv, m.Seq}] = true
+			case !seen[msgKey{m.Conv, m.Seq}]:
+				seen[msgKey{m.Conv, m.Seq}] = true
 				msgs = append(msgs, m)
 				top[m.Conv] = max(top[m.Conv], m.Seq)
 			}
@@ -291,6 +291,11 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 		// Entries not acknowledged are archived again later: harmless.
 		a.log.Warn("archive: acknowledge", "err", err)
 	}
+}
+
+type msgKey struct {
+	conv string
+	seq  int64
 }
 
 // parseArchiveEntry reads an entry: a message ('m') or a read marker ('u',

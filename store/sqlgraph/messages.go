@@ -34,35 +34,37 @@ func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store
 		next := map[string]int64{} // the next free seq of a conversation that had a clash
 		for len(msgs) > 0 {
 			n := min(len(msgs), archiveChunk)
-			clash, err := clashes(ctx, r, msgs[:n])
+			inserted, err := insertMessages(ctx, r, msgs[:n])
 			if err != nil {
 				return err
 			}
-			var q strings.Builder
-			q.WriteString(`INSERT INTO messages (conv, seq, sender, recipient, type, body, client_id, ts) VALUES `)
-			args := make([]any, 0, 8*n)
-			for _, m := range msgs[:n] {
-				if clash[[2]any{m.Conv, m.Seq}] {
+			if inserted < int64(n) {
+				// Some were held already: the same messages again (a batch
+				// archived twice), or a clash.
+				clash, err := clashes(ctx, r, msgs[:n])
+				if err != nil {
+					return err
+				}
+				var again []store.Message
+				for _, m := range msgs[:n] {
+					if !clash[[2]any{m.Conv, m.Seq}] {
+						continue
+					}
 					if next[m.Conv] == 0 {
-						n, err := nextSeq(ctx, r, m.Conv)
+						first, err := nextSeq(ctx, r, m.Conv)
 						if err != nil {
 							return err
 						}
-						next[m.Conv] = max(n, top[m.Conv]+1)
+						next[m.Conv] = max(first, top[m.Conv]+1)
 					}
 					m.Seq = next[m.Conv]
 					next[m.Conv]++
-					moved = append(moved, m)
+					again = append(again, m)
 				}
-				if len(args) > 0 {
-					q.WriteByte(',')
+				if _, err := insertMessages(ctx, r, again); err != nil {
+					return err
 				}
-				q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
-				args = append(args, m.Conv, m.Seq, m.From, m.To, m.Type, m.Body, m.ClientID, m.TS)
-			}
-			q.WriteString(` ON CONFLICT (conv, seq) DO NOTHING`)
-			if _, err := r.exec(ctx, q.String(), args...); err != nil {
-				return err
+				moved = append(moved, again...)
 			}
 			msgs = msgs[n:]
 		}
@@ -76,6 +78,30 @@ func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store
 		return nil
 	})
 	return moved, err
+}
+
+// insertMessages inserts what SQL does not hold yet and returns how many
+// rows it inserted.
+func insertMessages(ctx context.Context, r runner, msgs []store.Message) (int64, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO messages (conv, seq, sender, recipient, type, body, client_id, ts) VALUES `)
+	args := make([]any, 0, 8*len(msgs))
+	for i, m := range msgs {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
+		args = append(args, m.Conv, m.Seq, m.From, m.To, m.Type, m.Body, m.ClientID, m.TS)
+	}
+	q.WriteString(` ON CONFLICT (conv, seq) DO NOTHING`)
+	res, err := r.exec(ctx, q.String(), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // clashes returns the (conv, seq) of msgs that SQL holds for a different

@@ -19,8 +19,12 @@ CREATE INDEX messages_recipient ON messages (type, recipient);
 -- 大家你好啊), case-insensitively for Latin. It is external content over
 -- messages, kept in step by the triggers, so a body changed or removed
 -- (a recall) leaves the index too.
+-- detail=none and columnsize=0 keep no positions or sizes: a LIKE is
+-- checked against the row itself, and search does not rank, so the index
+-- costs about a third less to keep up.
 CREATE VIRTUAL TABLE messages_fts USING fts5(
-    body, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram'
+    body, content = 'messages', content_rowid = 'rowid', tokenize = 'trigram',
+    detail = none, columnsize = 0
 );
 CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts (rowid, body) VALUES (new.rowid, new.body);
