@@ -106,12 +106,14 @@ func NewArchiver(p *Plane, node string, log *slog.Logger, obs ArchiveObserver) *
 		node = "node"
 	}
 	return &Archiver{p: p, log: log, obs: obs, consumer: node + "-" + hex.EncodeToString(b[:]),
-		every: max(p.o.ArchiveDelay/4, 10*time.Millisecond), minIdle: 2 * p.o.ArchiveDelay}
+		every: max(p.o.ArchiveDelay/2, 10*time.Millisecond), minIdle: 2 * p.o.ArchiveDelay}
 }
 
-// Run archives until ctx ends. A round reads new entries every quarter of
-// ArchiveDelay, and claims other nodes' stale pending entries every
-// ArchiveDelay; a round that found full partitions runs again at once.
+// Run archives until ctx ends. A round reads new entries every half of
+// ArchiveDelay (fewer, larger transactions cost SQL less than many small
+// ones: a commit writes the pages the batch touched, whatever its size),
+// and claims other nodes' stale pending entries every other round; a
+// round that found full partitions runs again at once.
 func (a *Archiver) Run(ctx context.Context) {
 	if a.p.archive == nil {
 		return
@@ -128,8 +130,8 @@ func (a *Archiver) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		claim := n%4 == 0
-		for a.round(ctx, claim, n%240 == 0) {
+		claim := n%2 == 0
+		for a.round(ctx, claim, n%120 == 0) {
 			claim = false
 			if ctx.Err() != nil {
 				return

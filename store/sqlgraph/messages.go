@@ -10,7 +10,7 @@ import (
 
 // archiveChunk is how many rows one INSERT carries: 8 values each, well
 // under both databases' limits on a statement's parameters.
-const archiveChunk = 200
+const archiveChunk = 1000
 
 // Archive writes messages and read markers in one transaction. It is
 // idempotent: a message already held (the same conv, seq, sender and ts)
@@ -105,8 +105,23 @@ func insertMessages(ctx context.Context, r runner, msgs []store.Message) (int64,
 }
 
 // clashes returns the (conv, seq) of msgs that SQL holds for a different
-// message (another sender or ts); the same message again is no clash.
+// message (another sender or ts); the same message again is no clash. It
+// asks in slices of clashSlice, as a chain of ORs has a depth limit.
 func clashes(ctx context.Context, r runner, msgs []store.Message) (map[[2]any]bool, error) {
+	out := map[[2]any]bool{}
+	for len(msgs) > 0 {
+		n := min(len(msgs), clashSlice)
+		if err := clashesIn(ctx, r, msgs[:n], out); err != nil {
+			return nil, err
+		}
+		msgs = msgs[n:]
+	}
+	return out, nil
+}
+
+const clashSlice = 200
+
+func clashesIn(ctx context.Context, r runner, msgs []store.Message, out map[[2]any]bool) error {
 	var q strings.Builder
 	q.WriteString(`SELECT conv, seq, sender, ts FROM messages WHERE `)
 	args := make([]any, 0, 2*len(msgs))
@@ -121,10 +136,9 @@ func clashes(ctx context.Context, r runner, msgs []store.Message) (map[[2]any]bo
 	}
 	rows, err := r.query(ctx, q.String(), args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := map[[2]any]bool{}
 	for rows.Next() {
 		var (
 			conv    string
@@ -132,13 +146,13 @@ func clashes(ctx context.Context, r runner, msgs []store.Message) (map[[2]any]bo
 			sender  store.UserID
 		)
 		if err := rows.Scan(&conv, &seq, &sender, &ts); err != nil {
-			return nil, err
+			return err
 		}
 		if m := want[[2]any{conv, seq}]; m.From != sender || m.TS != ts {
 			out[[2]any{conv, seq}] = true
 		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // nextSeq is the seq after the highest SQL holds for conv.

@@ -13,7 +13,6 @@ CREATE TABLE messages (
     ts        INTEGER NOT NULL, -- Unix ms, the server's
     PRIMARY KEY (conv, seq)
 );
-CREATE INDEX messages_recipient ON messages (type, recipient);
 
 -- Search: a trigram index finds substrings in any script (你好 inside
 -- 大家你好啊), case-insensitively for Latin. It is external content over
