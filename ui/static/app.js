@@ -7,6 +7,7 @@
 // (asking before what cannot be undone),
 // events.js (poll events), actions.js (friends, groups, buttons),
 // tabs.js (one poller per browser), poller.js (the long-poll loop),
+// search.js (finding messages, opening a conversation at one),
 // notify.js (title, favicon, desktop notifications), sidebar.js, chat.js
 // and members.js (the views).
 
@@ -34,6 +35,7 @@ import {
   wireActions, acceptRequest, declineRequest, removeMember, setRole, makeOwner,
 } from './actions.js';
 import { acceptInvite, declineInvite } from './invites.js';
+import { wireSearch, resetSearch } from './search.js';
 
 const REFRESH_MS = 60_000; // /api/me again, for the online dots
 
@@ -235,6 +237,7 @@ chatView.hd = {
 };
 membersView.hd = { remove: removeMember, setRole, makeOwner };
 wireActions();
+wireSearch();
 
 // --- the session -------------------------------------------------------------
 
@@ -299,6 +302,7 @@ addEventListener('popstate', () => {
 function signedOut(message) {
   stopLeading();
   superseded = false;
+  resetSearch();
   st.reset();
   forgetSeen();
   closeChat();
