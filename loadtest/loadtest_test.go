@@ -109,11 +109,16 @@ type fakeChat struct {
 	drop    int // drop the delivery of this send (1-based), once
 	repeat  int // deliver this send twice, the second after the first is acknowledged
 	repeatQ map[int64]string
+	// history per conversation, oldest first; histDrop leaves that send
+	// (1-based) out of it, histDup keeps that one twice (another seq)
+	hist              map[string][]string
+	histDrop, histDup int
 }
 
 func newFakeChat() *fakeChat {
 	return &fakeChat{users: map[string]int64{}, friends: map[[2]int64]bool{}, reqs: map[int64][2]int64{}, seq: map[string]int64{},
-		inbox: map[int64][]string{}, evid: map[int64]int64{}, wake: map[int64]chan struct{}{}, repeatQ: map[int64]string{}}
+		inbox: map[int64][]string{}, evid: map[int64]int64{}, wake: map[int64]chan struct{}{}, repeatQ: map[int64]string{},
+		hist: map[string][]string{}}
 }
 
 func (f *fakeChat) push(u int64, payload string) {
@@ -163,6 +168,13 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.seq[conv]++
 		f.sends++
 		msg := fmt.Sprintf(`{"conv":%q,"seq":%d,"from":%d,"to":%d,"type":"single","body":%q,"ts":1}`, conv, f.seq[conv], me, to, in["body"])
+		if f.sends != f.histDrop {
+			f.hist[conv] = append(f.hist[conv], msg)
+		}
+		if f.sends == f.histDup {
+			f.seq[conv]++
+			f.hist[conv] = append(f.hist[conv], strings.Replace(msg, fmt.Sprintf(`"seq":%d`, f.seq[conv]-1), fmt.Sprintf(`"seq":%d`, f.seq[conv]), 1))
+		}
 		switch f.sends {
 		case f.drop:
 		case f.repeat:
@@ -173,6 +185,21 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Unlock()
 		reply(201, `{"message":`+msg+`}`)
+	case strings.HasPrefix(r.URL.Path, "/api/conversations/") && strings.HasSuffix(r.URL.Path, "/messages"):
+		// Pages of 3 at most, oldest first, seq below before.
+		conv := strings.Split(r.URL.Path, "/")[3]
+		before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+		var below []string
+		for _, m := range f.hist[conv] {
+			var x struct{ Seq int64 }
+			json.Unmarshal([]byte(m), &x)
+			if before == 0 || x.Seq < before {
+				below = append(below, m)
+			}
+		}
+		begin := max(len(below)-3, 0)
+		f.mu.Unlock()
+		reply(200, fmt.Sprintf(`{"messages":[%s],"has_more":%t}`, strings.Join(below[begin:], ","), begin > 0))
 	case r.URL.Path == "/api/poll":
 		cursor, _ := strconv.ParseInt(r.URL.Query().Get("cursor"), 10, 64)
 		timeout, _ := strconv.Atoi(r.URL.Query().Get("timeout"))
@@ -224,6 +251,36 @@ func (f *fakeChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.mu.Unlock()
 		reply(404, `{"error":{"code":"not_found","message":"no"}}`)
+	}
+}
+
+// TestHistoryCheckCounts runs the generator with -check-history against
+// the fake server, whose history misses one answered message and holds
+// another twice, and expects exactly those.
+func TestHistoryCheckCounts(t *testing.T) {
+	fc := newFakeChat()
+	fc.histDrop, fc.histDup = 7, 12
+	srv := httptest.NewServer(fc)
+	defer srv.Close()
+	cfg, err := parseFlags([]string{"-url", srv.URL, "-users", "6", "-rate", "40", "-duration", "1s", "-drain", "2s", "-poll-timeout", "2", "-q",
+		"-check-history", "-history-wait", "10ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := runLoad(ctx, cfg, newLocalCoord(cfg, io.Discard), newProgress(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.History
+	if h == nil || h.Answered != 40 || h.Lost != 1 || h.Duplicated != 1 || h.Found != 39 || h.Errors != 0 || h.Conversations == 0 {
+		t.Fatalf("history check %+v, want 40 answered, 39 found, 1 lost, 1 duplicated", h)
+	}
+	var sb strings.Builder
+	printTable(&sb, res)
+	if !strings.Contains(sb.String(), "history:") {
+		t.Errorf("table:\n%s", sb.String())
 	}
 }
 

@@ -61,6 +61,10 @@ type config struct {
 	Progress time.Duration `json:"-"`
 	Child    bool          `json:"-"` // run as one of -procs children
 	Quiet    bool          `json:"-"`
+	// CheckHistory pages every conversation's history back after the
+	// last step, HistoryWait after it (HistoryResult).
+	CheckHistory bool          `json:"check_history,omitempty"`
+	HistoryWait  time.Duration `json:"history_wait_ns,omitempty"`
 }
 
 func main() {
@@ -141,6 +145,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.Progress, "progress", time.Second, "interval of the live progress line (0: none)")
 	fs.BoolVar(&cfg.Child, "child", false, "internal: run as a child of -procs")
 	fs.BoolVar(&cfg.Quiet, "q", false, "no progress line")
+	fs.BoolVar(&cfg.CheckHistory, "check-history", false, "webchat: after the last step, page every conversation's history back to its first message and count answered messages missing from it (lost) or in it twice (duplicated)")
+	fs.DurationVar(&cfg.HistoryWait, "history-wait", 3*time.Second, "with -check-history, how long to wait after the last step (for the archive) before paging")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]\n\nLoad generator for webchat (and Nchan, side by side). Sends only to loopback addresses and stops by itself.\n\n")
 		fs.PrintDefaults()

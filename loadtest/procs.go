@@ -276,6 +276,7 @@ func childArgs(cfg config, i int, jsonPath string) []string {
 		"-setup-concurrency", strconv.Itoa(max(cfg.SetupConc/n, 1)), "-max-inflight", strconv.Itoa(max(cfg.MaxInflight/n, 1)),
 		"-hold", cfg.Hold.String(), "-seed", strconv.FormatUint(cfg.Seed+uint64(i), 10),
 		"-progress", max(cfg.Progress, time.Second).String(),
+		"-check-history=" + strconv.FormatBool(cfg.CheckHistory), "-history-wait", cfg.HistoryWait.String(),
 	}
 }
 
@@ -295,6 +296,7 @@ func mergeResults(cfg config, parts []*Result) *Result {
 		steps = min(steps, len(p.Steps))
 		res.Complete = res.Complete && p.Complete
 	}
+	res.History = mergeHistory(parts)
 	var warm []StepResult
 	for _, p := range parts {
 		if p.Warmup != nil {

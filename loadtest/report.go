@@ -26,6 +26,10 @@ func printTable(w io.Writer, r *Result) {
 			s.Sent, s.Delivered, s.Lost, s.Duplicated, sumErrors(s.Errors))
 	}
 	tw.Flush()
+	if hr := r.History; hr != nil {
+		fmt.Fprintf(w, "history: %d conversations paged back in %.1fs: %d answered, %d found, lost %d, duplicated %d, errors %d\n",
+			hr.Conversations, hr.Seconds, hr.Answered, hr.Found, hr.Lost, hr.Duplicated, hr.Errors)
+	}
 	if wu := r.Warmup; wu != nil {
 		fmt.Fprintf(w, "warm-up (not in the table): %g/s for %.0fs, p99 %.1f ms, sent %d, delivered %d, lost %d, duplicated %d, errors %d\n",
 			wu.Rate, wu.Seconds, wu.Latency.P99, wu.Sent, wu.Delivered, wu.Lost, wu.Duplicated, sumErrors(wu.Errors))

@@ -11,17 +11,18 @@ import (
 
 // Result is everything a run measured; -json writes it.
 type Result struct {
-	Tool     string       `json:"tool"`
-	Started  time.Time    `json:"started"`
-	Command  []string     `json:"command"`
-	Config   config       `json:"config"`
-	Machine  Machine      `json:"machine"`
-	Setup    SetupResult  `json:"setup"`
-	Warmup   *StepResult  `json:"warmup,omitempty"`
-	Steps    []StepResult `json:"steps"`
-	Idle     *IdleResult  `json:"idle,omitempty"`
-	Procs    int          `json:"procs"`
-	Complete bool         `json:"complete"` // every step ran
+	Tool     string         `json:"tool"`
+	Started  time.Time      `json:"started"`
+	Command  []string       `json:"command"`
+	Config   config         `json:"config"`
+	Machine  Machine        `json:"machine"`
+	Setup    SetupResult    `json:"setup"`
+	Warmup   *StepResult    `json:"warmup,omitempty"`
+	Steps    []StepResult   `json:"steps"`
+	Idle     *IdleResult    `json:"idle,omitempty"`
+	History  *HistoryResult `json:"history,omitempty"` // -check-history
+	Procs    int            `json:"procs"`
+	Complete bool           `json:"complete"` // every step ran
 }
 
 // SetupResult is the preparation before any message.
@@ -184,6 +185,14 @@ func runLoad(ctx context.Context, cfg config, co coord, pr *progress) (*Result, 
 			pr.note(fmt.Sprintf("p99 %.1f ms above -stop-p99 %v: stopping the ladder", sr.Latency.P99, cfg.StopP99))
 			break
 		}
+	}
+	if cfg.CheckHistory && cfg.Target == "webchat" && ctx.Err() == nil {
+		pr.note(fmt.Sprintf("history: waiting %v for the archive, then paging every conversation back", cfg.HistoryWait))
+		select {
+		case <-ctx.Done():
+		case <-time.After(cfg.HistoryWait):
+		}
+		res.History = e.checkHistory(ctx)
 	}
 	res.Complete = ctx.Err() == nil
 	if ls, ok := co.(*localCoord); ok {
