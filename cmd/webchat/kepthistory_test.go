@@ -60,7 +60,7 @@ func TestKilledNodeThenRedisFlushedKeepsHistory(t *testing.T) {
 	}
 	b.cmd.Process.Signal(syscall.SIGTERM)
 	<-b.done
-	b = restartProc(t, b, envB)
+	restartProc(t, b, envB) // on its port: nginx finds it there
 
 	// Sessions were in Redis: both log in again, in the same browsers.
 	login := func(c *wireClient, name string) {
