@@ -94,6 +94,18 @@ type Archiver struct {
 	consumer string
 	every    time.Duration
 	minIdle  time.Duration
+	gaps     []gap // seqs below a batch that SQL may lack, to read from hist
+}
+
+// gap is seqs from..to of conv that were below what the archiver wrote
+// and above the watermark before it: messages that may never have reached
+// the stream (on a cluster the node adds a message to the stream after the
+// send script, and could die in between), or that another node holds.
+// The archiver reads them from the Redis window and writes them too;
+// writing one twice is harmless.
+type gap struct {
+	conv     string
+	from, to int64
 }
 
 // NewArchiver returns the archiver of a node. Its consumer name is the
@@ -181,6 +193,11 @@ func (a *Archiver) round(ctx context.Context, claim, tidy bool) (more bool) {
 		a.tidy(ctx)
 	}
 	a.archive(ctx, entries)
+	if len(a.gaps) > 0 {
+		// At once: the watermark has passed the gap, so no later round
+		// would see it.
+		a.archive(ctx, nil, a.repair(ctx)...)
+	}
 	return more
 }
 
@@ -213,14 +230,29 @@ func (a *Archiver) tidy(ctx context.Context) {
 // archive writes the entries read to SQL, then acknowledges and deletes
 // them and raises the watermarks. If SQL fails they stay pending, to be
 // claimed again after minIdle.
-func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
+func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage, repaired ...store.Message) {
 	var (
 		msgs  []store.Message
 		reads []store.ReadMarker
 		top   = map[string]int64{}
+		low   = map[string]int64{}
 		seen  = map[msgKey]bool{}
-		total int
+		total = len(repaired)
 	)
+	add := func(m store.Message) {
+		if seen[msgKey{m.Conv, m.Seq}] {
+			return
+		}
+		seen[msgKey{m.Conv, m.Seq}] = true
+		msgs = append(msgs, m)
+		top[m.Conv] = max(top[m.Conv], m.Seq)
+		if l, ok := low[m.Conv]; !ok || m.Seq < l {
+			low[m.Conv] = m.Seq
+		}
+	}
+	for _, m := range repaired {
+		add(m)
+	}
 	for _, es := range entries {
 		total += len(es)
 		for _, e := range es {
@@ -230,10 +262,8 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 				a.log.Warn("archive: unreadable entry dropped", "id", e.ID)
 			case r != nil:
 				reads = append(reads, *r)
-			case !seen[msgKey{m.Conv, m.Seq}]:
-				seen[msgKey{m.Conv, m.Seq}] = true
-				msgs = append(msgs, m)
-				top[m.Conv] = max(top[m.Conv], m.Seq)
+			default:
+				add(m)
 			}
 		}
 	}
@@ -271,8 +301,9 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 		pipe.XAck(ctx, key, archiveGroup, ids...)
 		pipe.XDel(ctx, key, ids...)
 	}
+	marks := make(map[string]*redis.Cmd, len(top))
 	for conv, seq := range top {
-		a.p.s.archived.Run(ctx, pipe, []string{a.p.k.arch(conv)}, seq)
+		marks[conv] = a.p.s.archived.Run(ctx, pipe, []string{a.p.k.arch(conv)}, seq)
 	}
 	if len(moved) > 0 {
 		// Redis handed out seqs SQL already held: its counter went back (a
@@ -293,6 +324,53 @@ func (a *Archiver) archive(ctx context.Context, entries [][]redis.XMessage) {
 		// Entries not acknowledged are archived again later: harmless.
 		a.log.Warn("archive: acknowledge", "err", err)
 	}
+	for conv, cmd := range marks {
+		if prev, err := cmd.Int64(); err == nil && prev < low[conv]-1 {
+			a.gaps = append(a.gaps, gap{conv: conv, from: prev + 1, to: low[conv] - 1})
+		}
+	}
+}
+
+// repair reads the gaps the last batch left from the Redis window: at
+// most HistoryCap of each, the newest, as older ones left the window.
+func (a *Archiver) repair(ctx context.Context) []store.Message {
+	gaps := a.gaps
+	a.gaps = nil
+	if len(gaps) == 0 {
+		return nil
+	}
+	p := a.p
+	pipe := p.rdb.Pipeline()
+	curs := make([]*redis.StringCmd, len(gaps))
+	for i, g := range gaps {
+		curs[i] = pipe.Get(ctx, p.k.seq(g.conv))
+	}
+	pipe.Exec(ctx) // each reply's error is read below
+	pipe = p.rdb.Pipeline()
+	pages := make([]*redis.StringSliceCmd, len(gaps))
+	for i, g := range gaps {
+		cur, err := curs[i].Int64()
+		if err != nil || cur < g.to {
+			continue
+		}
+		from := max(g.from, g.to-int64(p.o.HistoryCap)+1)
+		// hist is newest first, contiguous in seq: index = cur - seq.
+		pages[i] = pipe.LRange(ctx, p.k.hist(g.conv), cur-g.to, cur-from)
+	}
+	pipe.Exec(ctx)
+	var out []store.Message
+	for i, g := range gaps {
+		if pages[i] == nil {
+			continue
+		}
+		for _, s := range pages[i].Val() {
+			var m store.Message
+			if json.Unmarshal([]byte(s), &m) == nil && m.Conv == g.conv && m.Seq >= g.from && m.Seq <= g.to {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 type msgKey struct {
