@@ -141,6 +141,13 @@ type event struct {
 	Invite  *store.GroupInvite `json:"invite"`
 	Conv    string             `json:"conv"`
 	Seq     int64              `json:"seq"`
+	// presence, typing, receipt
+	UserID    int64  `json:"user_id"`
+	Presence  string `json:"presence"`
+	LastSeen  int64  `json:"last_seen"`
+	Since     int64  `json:"since"`
+	Until     int64  `json:"until"`
+	ReadCount *int64 `json:"read_count"`
 }
 
 type pollAnswer struct {

@@ -100,11 +100,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 		o.plane.Archive = graph
 		o.plane.ArchiveDelay = cmp.Or(o.plane.ArchiveDelay, 200*time.Millisecond)
 	}
+	o.plane.People = graph
 	pl := plane.New(rdb, block, graph, o.plane)
 	t.Cleanup(pl.Close)
 	if !o.noArchive {
 		startArchiver(t, pl)
 	}
+	startSweeper(t, pl)
 	o.pollWait = cmp.Or(o.pollWait, pollWait)
 	var sessions *session.Store
 	sessions, o.gateway.Wakeups = nodeSubscription(t, pl, o.pollWait)
@@ -165,6 +167,16 @@ func startArchiver(t testing.TB, pl *plane.Plane) {
 	done := make(chan struct{})
 	a := plane.NewArchiver(pl, "test", slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.NewArchiveMetrics(prometheus.NewRegistry()))
 	go func() { a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// startSweeper runs a presence and receipts sweeper over pl until the
+// test ends.
+func startSweeper(t testing.TB, pl *plane.Plane) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	sw := plane.NewSweeper(pl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go func() { sw.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 }
 

@@ -102,6 +102,10 @@ func missing(fields ...any) error {
 			if v == nil {
 				return badRequest("missing_field", fieldLabel(name)+" is required")
 			}
+		case *bool:
+			if v == nil {
+				return badRequest("missing_field", fieldLabel(name)+" is required")
+			}
 		}
 	}
 	return nil
@@ -118,6 +122,9 @@ var fieldLabels = map[string]string{
 	"brief":        "About",
 	"max_members":  "Max members",
 	"role":         "Role",
+	"status":       "Status",
+	"typing":       "Typing",
+	"receipts":     "Read receipts",
 	"to":           "Recipient",
 	"type":         "Conversation type",
 	"body":         "Message",

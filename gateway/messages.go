@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"unicode/utf8"
@@ -213,8 +214,13 @@ func (s *Server) handleRead() http.Handler {
 			return
 		}
 		if _, err := s.plane.MarkRead(r.Context(), me.user, me.device, conv, *req.Seq); err != nil {
-			s.writeError(w, r, err)
-			return
+			if !errors.Is(err, plane.ErrReceiptNotSent) {
+				s.writeError(w, r, err)
+				return
+			}
+			// Read, and said so to the user's devices: only the others
+			// learn it later (their /api/me, or the next read).
+			s.log.Warn("read: receipt", "conv", conv.String(), "err", err)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -224,7 +230,11 @@ type meFriend struct {
 	store.User
 	Conv        string          `json:"conv"`
 	Unread      int64           `json:"unread"`
-	Online      bool            `json:"online"`
+	Online      bool            `json:"online"` // presence is online or away (for clients from before presence)
+	Presence    string          `json:"presence"`
+	LastSeen    *int64          `json:"last_seen"`      // null when never seen
+	Since       int64           `json:"presence_since"` // when presence began, to order it against presence events
+	PeerRead    int64           `json:"peer_read"`      // how far they read the conversation (0 with receipts off)
 	LastMessage json.RawMessage `json:"last_message"`
 }
 
@@ -245,6 +255,8 @@ type meResponse struct {
 	Groups         []meGroup           `json:"groups"`
 	FriendRequests meRequests          `json:"friend_requests"`
 	GroupInvites   []store.GroupInvite `json:"group_invites"` // waiting for the user's answer
+	Status         string              `json:"status"`        // what the user chose to show: online, away, invisible
+	Receipts       bool                `json:"receipts"`      // whether their reads send receipts
 }
 
 var jsonNull = json.RawMessage("null")
@@ -299,10 +311,17 @@ func (s *Server) handleMe() http.Handler {
 			return jsonNull
 		}
 		resp := meResponse{User: user, Friends: []meFriend{}, Groups: []meGroup{},
-			FriendRequests: meRequests{Incoming: nonNil(in), Outgoing: nonNil(out)}, GroupInvites: invites}
+			FriendRequests: meRequests{Incoming: nonNil(in), Outgoing: nonNil(out)}, GroupInvites: invites,
+			Status: sum.Self.Status, Receipts: sum.Self.Receipts}
 		for i, f := range friends {
 			c := convs[i]
-			resp.Friends = append(resp.Friends, meFriend{User: f, Conv: c, Unread: sum.Unread[c], Online: sum.Online[f.ID], LastMessage: last(c)})
+			fs := sum.Friends[f.ID]
+			var seen *int64
+			if fs.LastSeen > 0 {
+				seen = &fs.LastSeen
+			}
+			resp.Friends = append(resp.Friends, meFriend{User: f, Conv: c, Unread: sum.Unread[c], Online: fs.Presence != store.PresenceOffline,
+				Presence: fs.Presence, LastSeen: seen, Since: fs.Since, PeerRead: fs.PeerRead, LastMessage: last(c)})
 		}
 		for _, g := range groups {
 			resp.Groups = append(resp.Groups, meGroup{Group: g, Unread: sum.Unread[g.Conv], LastMessage: last(g.Conv)})

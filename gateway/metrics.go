@@ -17,6 +17,7 @@ type metrics struct {
 	unsafe   *prometheus.GaugeVec // CheckRedisSettings's findings
 	// requests with X-Forwarded-For from a peer not in TRUSTED_PROXIES
 	untrusted prometheus.Counter
+	typing    prometheus.Counter // typing notices fanned out (not the throttled ones)
 }
 
 // newMetrics registers the node's metrics; waiting reads the number of
@@ -45,11 +46,14 @@ func newMetrics(reg prometheus.Registerer, waiting func() float64, batch func() 
 			Name: "webchat_http_requests_total", Help: "HTTP requests by route template and status.",
 		}, []string{"route", "status"}),
 		unsafe: newUnsafeGauge(),
+		typing: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webchat_typing_fanouts_total", Help: "Typing notices sent to the conversation (one more within 2 s of the last is dropped, not counted).",
+		}),
 		untrusted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webchat_untrusted_forwarded_total", Help: "Requests that carried X-Forwarded-For from a peer not in TRUSTED_PROXIES (the header was ignored).",
 		}),
 	}
-	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests, m.unsafe, m.untrusted,
+	reg.MustRegister(m.waiting, m.polls, m.sent, m.fanout, m.latency, m.requests, m.unsafe, m.untrusted, m.typing,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "webchat_redis_pipelines_total", Help: "Pipelines of script calls sent to Redis (all requests' calls that were waiting go together).",
 		}, func() float64 { return float64(batch().Pipelines) }),

@@ -135,7 +135,8 @@ func (s *Server) answerEvents(w http.ResponseWriter, r *http.Request, dev, epoch
 		}
 	}
 	last := plane.EventID(events[len(events)-1])
-	s.answerPoll(w, r, "events", pollBody(events, formatCursor(dev, epoch, last), false), nil)
+	// The cursor acknowledges what was dropped too.
+	s.answerPoll(w, r, "events", pollBody(dropExpired(events), formatCursor(dev, epoch, last), false), nil)
 }
 
 // pollBody builds the answer from events as Redis holds them, without

@@ -116,7 +116,7 @@ func NewServer(logger *slog.Logger, graph *sqlgraph.Graph, pl *plane.Plane, sess
 	s := &Server{
 		log: logger, graph: graph, plane: pl, sessions: sessions, o: o,
 		rights: rights.New(graph, pl, logger, rights.Options{RequestID: requestID}),
-		poller: pl.NewPoller(plane.PollerOptions{Wakeups: o.Wakeups, Slice: o.PollSlice, MaxWaiting: o.MaxPolls}),
+		poller: pl.NewPoller(plane.PollerOptions{Wakeups: o.Wakeups, Slice: o.PollSlice, MaxWaiting: o.MaxPolls, Log: logger}),
 	}
 	s.metrics = newMetrics(o.Registry, func() float64 { return float64(s.poller.Waiting()) }, pl.BatchStats)
 	if o.RateSend > 0 {

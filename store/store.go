@@ -302,3 +302,28 @@ type UnreadCount struct {
 	N    int64
 	Last int64
 }
+
+// What a user chooses to show: Status is online, away or invisible (seen
+// by others as offline).
+const (
+	StatusOnline    = "online"
+	StatusAway      = "away"
+	StatusInvisible = "invisible"
+	// PresenceOffline is what others see of a user with no device polling,
+	// or an invisible one.
+	PresenceOffline = "offline"
+)
+
+// ValidStatus says whether s is a status a user may choose.
+func ValidStatus(s string) bool {
+	return s == StatusOnline || s == StatusAway || s == StatusInvisible
+}
+
+// Prefs are what a user chose to show others.
+type Prefs struct {
+	Status   string // StatusOnline, StatusAway or StatusInvisible
+	Receipts bool   // their reads send receipts
+}
+
+// DefaultPrefs are a new user's.
+var DefaultPrefs = Prefs{Status: StatusOnline, Receipts: true}

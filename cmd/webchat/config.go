@@ -40,6 +40,7 @@ type config struct {
 	RateFanoutBurst   int
 	DrainWindow       time.Duration
 	ArchiveDelay      time.Duration
+	PresenceGrace     time.Duration
 	PprofAddr         string
 }
 
@@ -57,7 +58,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	var (
 		c                                                                           config
 		pollTimeout, pollSlice, deviceTTL, drain                                    string
-		lifetime, idle, proxies, rateSend, cookieSecure, archiveDelay               string
+		lifetime, idle, proxies, rateSend, cookieSecure, archiveDelay, grace        string
 		inboxCap, historyCap, bcryptCost, maxPolls, rAuth, rAuthUser, rAdd, rFanout string
 	)
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
@@ -73,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&deviceTTL, "device-ttl", env("DEVICE_TTL", "86400"), "seconds after which an unseen device is dropped (DEVICE_TTL)")
 	fs.StringVar(&inboxCap, "inbox-cap", env("INBOX_CAP", "1000"), "events waiting per device before it is dropped and must resync (INBOX_CAP)")
 	fs.StringVar(&historyCap, "history-cap", env("HISTORY_CAP", "10000"), "messages of each conversation Redis keeps for speed, above what SQL holds; SQL keeps every message (HISTORY_CAP)")
+	fs.StringVar(&grace, "presence-grace", env("PRESENCE_GRACE", "45s"), "how long after a user's last poll their friends still see them online; a re-poll, a poll that moves to another node or a node that dies within it shows nothing; a Go duration or seconds (PRESENCE_GRACE)")
 	fs.StringVar(&archiveDelay, "archive-delay", env("ARCHIVE_DELAY", "1s"), "how long a message waits, at most, to be written to SQL; a node's unfinished batch is taken over by the others after twice this; a Go duration or seconds (ARCHIVE_DELAY)")
 	fs.StringVar(&lifetime, "session-lifetime", env("SESSION_LIFETIME", "720h"), "absolute session lifetime, a Go duration or seconds (SESSION_LIFETIME)")
 	fs.StringVar(&idle, "session-idle", env("SESSION_IDLE", "336h"), "a session unused this long answers 401, a Go duration or seconds (SESSION_IDLE)")
@@ -99,6 +101,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	c.SessionLifetime = p.duration("SESSION_LIFETIME", lifetime)
 	c.SessionIdle = p.duration("SESSION_IDLE", idle)
 	c.ArchiveDelay = p.duration("ARCHIVE_DELAY", archiveDelay)
+	c.PresenceGrace = p.duration("PRESENCE_GRACE", grace)
 	c.InboxCap = p.int("INBOX_CAP", inboxCap)
 	c.HistoryCap = p.int("HISTORY_CAP", historyCap)
 	c.BcryptCost = p.int("BCRYPT_COST", bcryptCost)
@@ -156,6 +159,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return config{}, fmt.Errorf("BCRYPT_COST must be from 4 to 31")
 	case c.ArchiveDelay < 10*time.Millisecond || c.ArchiveDelay > time.Minute:
 		return config{}, fmt.Errorf("ARCHIVE_DELAY must be from 10ms to 1m")
+	case c.PresenceGrace < 2*time.Second || c.PresenceGrace > 10*time.Minute:
+		return config{}, fmt.Errorf("PRESENCE_GRACE must be from 2s to 10m")
 	case c.DeviceTTL < time.Second, c.InboxCap < 1, c.HistoryCap < 1:
 		return config{}, fmt.Errorf("DEVICE_TTL, INBOX_CAP and HISTORY_CAP must be positive")
 	}

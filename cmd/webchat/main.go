@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	pl := plane.New(rdb, block, graph, plane.Options{
 		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
-		Archive: graph, ArchiveDelay: cfg.ArchiveDelay,
+		Archive: graph, ArchiveDelay: cfg.ArchiveDelay, People: graph, PresenceGrace: cfg.PresenceGrace,
 	})
 	defer pl.Close()
 	if err := pl.LoadScripts(ctx); err != nil {
@@ -92,6 +92,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		close(archived)
 	}()
 	defer func() { stopArchive(); <-archived }()
+	// Every node sweeps too: offline once a user's grace passes, whoever
+	// held their polls, and a group's batched read counts.
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() {
+		plane.NewSweeper(pl, logger).Run(sweepCtx)
+		close(swept)
+	}()
+	defer func() { stopSweep(); <-swept }()
 	// The node's subscription carries session changes to its session cache,
 	// and with POLL_WAIT=subscribe, wake-ups to its waiting polls.
 	sessions := session.New(pl, logger, true)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -125,7 +125,7 @@ func (p *Plane) MarkRead(ctx context.Context, u store.UserID, dev string, c stor
 	}
 	seq = min(seq, last)
 	payload := fmt.Appendf(nil, `{"type":"read","conv":"%s","seq":%d}`, conv, seq)
-	keys := []string{p.k.evid(u), p.k.devices(u), p.k.unread(u)}
+	keys := []string{p.k.evid(u), p.k.devices(u), p.k.unread(u), p.k.presence(u)}
 	if p.archive != nil && p.single {
 		keys = append(keys, p.archiveKey(conv)) // the marker goes to SQL too
 	}
@@ -134,43 +134,72 @@ func (p *Plane) MarkRead(ctx context.Context, u store.UserID, dev string, c stor
 		return 0, unavailable("mark read", err)
 	}
 	out, _ := v.([]any)
-	if len(out) != 2 {
+	if len(out) != 4 {
 		return 0, unavailable("mark read", fmt.Errorf("unexpected reply %v", v))
 	}
 	n, _ := out[0].(int64)
-	if rose, _ := out[1].(int64); rose == 1 && p.archive != nil && !p.single {
+	rose, _ := out[1].(int64)
+	if rose == 1 && p.archive != nil && !p.single {
 		err := p.rdb.XAdd(ctx, &redis.XAddArgs{Stream: p.archiveKey(conv), Values: []any{"u", int64(u), "c", conv, "s", seq}}).Err()
 		if err != nil {
 			return 0, unavailable("queue read marker", err)
 		}
 	}
+	if rose == 1 {
+		prev, _ := out[2].(int64)
+		receipts, _ := out[3].(string)
+		if err := p.receipt(ctx, u, c, prev, seq, receipts); err != nil {
+			// The marker stands (one source of truth); the other side sees
+			// it on their next /api/me or receipts request.
+			return n, fmt.Errorf("%w: %w", ErrReceiptNotSent, err)
+		}
+	}
 	return n, nil
 }
 
+// ErrReceiptNotSent wraps a failure to tell others of a read that was
+// recorded: the read itself succeeded.
+var ErrReceiptNotSent = errors.New("read recorded, receipt not sent")
+
 // Summary is what the contact list shows besides the graph.
 type Summary struct {
-	Unread map[string]int64           // conv → unread count
-	Online map[store.UserID]bool      // a device polled within OnlineWindow
-	Last   map[string]json.RawMessage // conv → newest message
+	Unread  map[string]int64             // conv → unread count
+	Friends map[store.UserID]FriendState // for each of people
+	Last    map[string]json.RawMessage   // conv → newest message
+	Self    store.Prefs                  // what u chose to show
 }
 
-// OnlineWindow is how recently a device must have polled for its user to
-// show as online.
-const OnlineWindow = 70 * time.Second
+// FriendState is what u may see of a friend: their presence as the
+// presence events told it, and how far they read the direct conversation
+// (0 when they turned receipts off).
+type FriendState struct {
+	Presence string
+	Since    int64 // when Presence began; 0 when they never showed
+	LastSeen int64
+	PeerRead int64
+}
 
-// Summary reads unread counts, who of people is online and the newest
-// message of each conversation, in one pipeline.
+// Summary reads unread counts, what u may see of people (u's friends),
+// u's own choices and the newest message of each conversation, in one
+// pipeline.
 //
 // all says that convs are all of u's conversations (the contact list):
 // only then may unread counts that Redis lost be restored from SQL, once
 // for all of them.
-func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.UserID, convs []string, all bool) (Summary, error) {
+func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.UserID, convs []string, all bool) (s Summary, err error) {
 	pipe := p.rdb.Pipeline()
 	unread := pipe.HGetAll(ctx, p.k.unread(u))
-	since := fmt.Sprint(time.Now().Add(-OnlineWindow).UnixMilli())
-	online := make(map[store.UserID]*redis.IntCmd, len(people))
+	self := pipe.HMGet(ctx, p.k.presence(u), "status", "receipts")
+	type friendCmds struct {
+		pres *redis.SliceCmd
+		read *redis.StringCmd
+	}
+	friends := make(map[store.UserID]friendCmds, len(people))
 	for _, f := range people {
-		online[f] = pipe.ZCount(ctx, p.k.devices(f), since, "+inf")
+		friends[f] = friendCmds{
+			pres: pipe.HMGet(ctx, p.k.presence(f), "shown", "since", "seen", "receipts"),
+			read: pipe.HGet(ctx, p.k.unread(f), store.DirectConv(u, f).String()+":read"),
+		}
 	}
 	last := make(map[string]*redis.StringCmd, len(convs))
 	for _, c := range convs {
@@ -185,7 +214,10 @@ func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.User
 			counts = c
 		}
 	}
-	s := Summary{Unread: map[string]int64{}, Online: map[store.UserID]bool{}, Last: map[string]json.RawMessage{}}
+	s = Summary{Unread: map[string]int64{}, Friends: map[store.UserID]FriendState{}, Last: map[string]json.RawMessage{}}
+	if s.Self, err = p.selfPrefs(ctx, u, self.Val()); err != nil {
+		return Summary{}, err
+	}
 	for k, v := range counts {
 		if strings.IndexByte(k, ':') >= 0 || k == unreadRestored {
 			continue // <conv>:read, :last, and the restore mark
@@ -195,8 +227,8 @@ func (p *Plane) Summary(ctx context.Context, u store.UserID, people []store.User
 			s.Unread[k] = n
 		}
 	}
-	for f, c := range online {
-		s.Online[f] = c.Val() > 0
+	for f, c := range friends {
+		s.Friends[f] = friendState(c.pres.Val(), c.read.Val())
 	}
 	for c, cmd := range last {
 		if cmd.Err() == nil && cmd.Val() != "" {
@@ -281,4 +313,37 @@ func (p *Plane) lastFromArchive(ctx context.Context, convs []string, last map[st
 	for c, m := range ms {
 		last[c] = encodeMessage(m)
 	}
+}
+
+// selfPrefs reads u's choices from their presence hash (status, receipts),
+// or from SQL when Redis lacks them.
+func (p *Plane) selfPrefs(ctx context.Context, u store.UserID, h []any) (store.Prefs, error) {
+	status, _ := h[0].(string)
+	receipts, _ := h[1].(string)
+	if status != "" && receipts != "" {
+		return store.Prefs{Status: status, Receipts: receipts == "1"}, nil
+	}
+	pr, err := p.prefs(ctx, u)
+	if err != nil {
+		return store.Prefs{}, err
+	}
+	if err := p.runPresence(ctx, u, "load", pr.Status, boolArg(pr.Receipts)); err != nil {
+		return store.Prefs{}, err
+	}
+	return pr, nil
+}
+
+// friendState reads a friend's presence hash (shown, since, seen,
+// receipts) and their read marker of the direct conversation.
+func friendState(h []any, read string) FriendState {
+	str := func(i int) string { v, _ := h[i].(string); return v }
+	num := func(v string) int64 { n, _ := strconv.ParseInt(v, 10, 64); return n }
+	fs := FriendState{Presence: str(0), Since: num(str(1)), LastSeen: num(str(2))}
+	if fs.Presence == "" {
+		fs.Presence = store.PresenceOffline
+	}
+	if str(3) != "0" {
+		fs.PeerRead = num(read)
+	}
+	return fs
 }

@@ -68,3 +68,24 @@ func (k keys) inflight(u store.UserID, dev string) string { return k.user("infli
 func (k keys) pollgen(u store.UserID, dev string) string  { return k.user("pollgen", u) + ":" + dev }
 
 func (k keys) session(token string) string { return k.prefix + "session:" + token }
+
+// presence is what the user chose to show (status, receipts) and what
+// their friends were last told (presence.lua).
+func (k keys) presence(u store.UserID) string { return k.user("presence", u) }
+
+// due is partition n of the times something must happen whoever is
+// there: a user's presence grace running out ("p:<uid>"), a group's read
+// counts going to the authors ("r:<conv>"). Its hash tag is its own.
+func (k keys) due(n int) string { return k.prefix + "due:{t:" + strconv.Itoa(n) + "}" }
+
+// typing throttles one user's typing notices in a conversation.
+func (k keys) typing(conv string, u store.UserID) string {
+	return k.conv("typing", conv) + ":" + strconv.FormatInt(int64(u), 10)
+}
+
+// reads is a group's read markers: member id → read up to, so that "read
+// by N" is one count.
+func (k keys) reads(conv string) string { return k.conv("reads", conv) }
+
+// rcpt is a group's read counts waiting to go to their authors.
+func (k keys) rcpt(conv string) string { return k.conv("rcpt", conv) }

@@ -3,6 +3,8 @@ package plane
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,7 @@ type Poller struct {
 	w     *Wakeups // nil: polls wait in BLMOVE
 	slice time.Duration
 	max   int64 // most polls waiting at once; 0: no bound
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	waiting  map[*waitingPoll]struct{}
@@ -46,14 +49,49 @@ type PollerOptions struct {
 	// MaxWaiting bounds the polls waiting at once; a poll that would wait
 	// past it answers PollRefused. 0: no bound.
 	MaxWaiting int
+	// Log gets what a poll could not tell the user's friends of their
+	// presence (the poll answers anyway); nil: nowhere.
+	Log *slog.Logger
 }
 
-// NewPoller returns the node's poller. It starts nothing.
+// NewPoller returns the node's poller. It starts nothing. A slice is at
+// most half the presence grace: each slice marks the device live, so a
+// waiting poll never shows its user offline.
 func (p *Plane) NewPoller(o PollerOptions) *Poller {
 	if o.Slice <= 0 {
 		o.Slice = 20 * time.Second
 	}
-	return &Poller{p: p, w: o.Wakeups, slice: o.Slice, max: int64(o.MaxWaiting), waiting: map[*waitingPoll]struct{}{}}
+	o.Slice = min(o.Slice, p.o.PresenceGrace/2)
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Poller{p: p, w: o.Wakeups, slice: o.Slice, max: int64(o.MaxWaiting), waiting: map[*waitingPoll]struct{}{}, log: o.Log}
+}
+
+// step runs one poll step and announces what it changed of the user's
+// presence. A failed announcement is logged, not the poll's failure: the
+// sweeper sends it again.
+func (pl *Poller) step(ctx context.Context, q PollQuery, cursor, gen int64, mode, node string) (PollStep, error) {
+	st, err := pl.p.Poll(ctx, q.User, q.Device, cursor, gen, mode, node)
+	if err == nil && st.Presence != "" {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if perr := pl.p.presenceFlag(actx, q.User, st.Presence); perr != nil {
+			pl.log.Warn("presence: announce", "user", int64(q.User), "err", perr)
+		}
+		cancel()
+	}
+	return st, err
+}
+
+// ended records that a poll's client hung up: its device was seen until
+// now, and the poll waits no more.
+func (pl *Poller) ended(ctx context.Context, q PollQuery, gen int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	keys := []string{pl.p.k.devices(q.User), pl.p.k.pollgen(q.User, q.Device)}
+	if _, err := pl.p.run(ctx, pl.p.s.pollEnd, keys, q.Device, gen); err != nil {
+		pl.log.Debug("poll: record hang-up", "err", err)
+	}
 }
 
 // PollQuery is one long-poll of a device.
@@ -112,7 +150,7 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 	if q.Stale {
 		first, q.Cursor = PollReset, -1
 	}
-	st, err := p.Poll(ctx, q.User, q.Device, q.Cursor, 0, first, node)
+	st, err := pl.step(ctx, q, q.Cursor, 0, first, node)
 	for {
 		if err != nil {
 			return Answer{}, err
@@ -148,7 +186,7 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 				return Answer{Outcome: PollLoggedOut}, nil
 			}
 			step = mode
-			st, err = p.Poll(ctx, q.User, q.Device, -1, 0, step, node)
+			st, err = pl.step(ctx, q, -1, 0, step, node)
 			continue
 		}
 		// Empty: wait for the inbox, in slices.
@@ -165,7 +203,7 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 			// wake it.
 			if step == PollStart || step == PollCheck {
 				step = PollFinal
-				st, err = p.Poll(ctx, q.User, q.Device, q.Cursor, st.Gen, step, node)
+				st, err = pl.step(ctx, q, q.Cursor, st.Gen, step, node)
 				continue
 			}
 			if refused {
@@ -178,6 +216,7 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 		}
 		werr := pl.wait(ctx, DeviceRef{User: q.User, Device: q.Device}, wt, min(remaining, pl.slice))
 		if ctx.Err() != nil {
+			pl.ended(ctx, q, st.Gen)
 			return Answer{Outcome: PollCancelled}, nil
 		}
 		if pl.draining.Load() {
@@ -197,7 +236,7 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 		if time.Until(deadline) <= 0 {
 			step = PollFinal
 		}
-		st, err = p.Poll(ctx, q.User, q.Device, q.Cursor, st.Gen, step, node)
+		st, err = pl.step(ctx, q, q.Cursor, st.Gen, step, node)
 	}
 }
 

@@ -51,6 +51,13 @@ type Options struct {
 	// ArchivePartitions is how many streams the archive is split over,
 	// default 8. Every node must use the same number.
 	ArchivePartitions int
+	// People tells presence who a user's friends are and what each chose
+	// to show; nil: nobody is told, and everyone has store.DefaultPrefs.
+	People People
+	// PresenceGrace is how long after a user's last poll ends their
+	// friends still see them, default 45 s: a re-poll, a poll that moves
+	// to another node or a node that dies never shows them offline.
+	PresenceGrace time.Duration
 }
 
 func (o *Options) defaults() {
@@ -87,6 +94,9 @@ func (o *Options) defaults() {
 	if o.ArchivePartitions <= 0 {
 		o.ArchivePartitions = 8
 	}
+	if o.PresenceGrace <= 0 {
+		o.PresenceGrace = 45 * time.Second
+	}
 }
 
 // Access answers, from SQL, the rights the plane caches in Redis. The plane
@@ -117,6 +127,7 @@ type Plane struct {
 	single  bool
 	batch   *batcher
 	archive Archive // o.Archive
+	people  People  // o.People
 	epoch   epochCache
 }
 
@@ -127,7 +138,7 @@ func New(rdb, block redis.UniversalClient, access Access, o Options) *Plane {
 	_, cluster := rdb.(*redis.ClusterClient)
 	s := loadScripts()
 	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: s, kp: o.Prefix, single: !cluster,
-		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers), archive: o.Archive}
+		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers), archive: o.Archive, people: o.People}
 }
 
 // Close stops the plane once the script calls already sent are answered;
@@ -182,13 +193,16 @@ func (p *Plane) RegisterDevice(ctx context.Context, u store.UserID, dev string) 
 }
 
 // UnregisterDevice removes a device and its lists (log-out) and wakes its
-// waiting poll.
+// waiting poll. When no other device of u polled within the presence
+// grace, u's friends are told u is offline.
 func (p *Plane) UnregisterDevice(ctx context.Context, u store.UserID, dev string) error {
-	keys := []string{p.k.devices(u), p.k.pollgen(u, dev), p.k.inbox(u, dev)}
-	if _, err := p.run(ctx, p.s.unregister, keys, p.kp, userTag(u), dev); err != nil {
+	keys := []string{p.k.devices(u), p.k.pollgen(u, dev), p.k.inbox(u, dev), p.k.presence(u)}
+	v, err := p.run(ctx, p.s.unregister, keys, p.kp, userTag(u), dev, p.graceMS())
+	if err != nil {
 		return unavailable("unregister device", err)
 	}
-	return nil
+	flag, _ := v.(string)
+	return p.presenceFlag(ctx, u, flag)
 }
 
 // DeviceRef names one device of one user.
@@ -222,6 +236,9 @@ type Delivery struct {
 	Conv       string // with Seq, for a message counted as unread
 	Seq        int64
 	Unread     bool
+	// Live makes the event ephemeral: only devices polling now get it
+	// (LiveWindow), none has it queued for later.
+	Live bool
 }
 
 func (p *Plane) deliveryCall(d Delivery) *evalCall {
@@ -229,10 +246,14 @@ func (p *Plane) deliveryCall(d Delivery) *evalCall {
 	if d.Unread {
 		count = "1"
 	}
+	live := int64(0)
+	if d.Live {
+		live = p.LiveWindow().Milliseconds()
+	}
 	return &evalCall{
 		script: p.s.deliver,
 		keys:   []string{p.k.evid(d.To), p.k.devices(d.To), p.k.unread(d.To)},
-		args:   []any{p.kp, userTag(d.To), d.Payload, d.SkipDevice, d.Conv, d.Seq, count, p.ttlMS(), p.o.InboxCap},
+		args:   []any{p.kp, userTag(d.To), d.Payload, d.SkipDevice, d.Conv, d.Seq, count, p.ttlMS(), p.o.InboxCap, live},
 	}
 }
 

@@ -37,6 +37,9 @@ type PollStep struct {
 	Gen     int64    // the poll's generation, to pass to later steps
 	Events  []string // JSON events, each with its id
 	EventID int64    // for PollEmpty and PollResync: the cursor to send next
+	// Presence is what this step changed of what the user's friends see
+	// (presenceFlag), for the poller to announce.
+	Presence string
 }
 
 // Poll runs one step of a long-poll for device dev: marks it live,
@@ -46,7 +49,7 @@ type PollStep struct {
 // the Wakeups node the poll waits on if this step finds nothing ("": it
 // waits with Wait, in BLMOVE).
 func (p *Plane) Poll(ctx context.Context, u store.UserID, dev string, cursor, gen int64, mode, node string) (PollStep, error) {
-	keys := []string{p.k.evid(u), p.k.devices(u), p.k.pollgen(u, dev), p.k.inbox(u, dev), p.k.inflight(u, dev)}
+	keys := []string{p.k.evid(u), p.k.devices(u), p.k.pollgen(u, dev), p.k.inbox(u, dev), p.k.inflight(u, dev), p.k.presence(u)}
 	v, err := p.run(ctx, p.s.poll, keys, p.kp, userTag(u), dev, cursor, gen, p.ttlMS(), p.o.PollBatch, p.o.MaxDevices, mode, node)
 	if err != nil {
 		return PollStep{}, unavailable("poll", err)
@@ -60,16 +63,19 @@ func (p *Plane) Poll(ctx context.Context, u store.UserID, dev string, cursor, ge
 	switch st.Outcome {
 	case PollEvents:
 		st.Gen = toInt(res[1])
-		st.Events = make([]string, 0, len(res)-2)
-		for _, e := range res[2:] {
+		st.Presence, _ = res[2].(string)
+		st.Events = make([]string, 0, len(res)-3)
+		for _, e := range res[3:] {
 			if s, ok := e.(string); ok {
 				st.Events = append(st.Events, s)
 			}
 		}
 	case PollEmpty:
 		st.Gen, st.EventID = toInt(res[1]), toInt(res[2])
+		st.Presence, _ = res[3].(string)
 	case PollResync:
 		st.EventID, st.Gen = toInt(res[1]), toInt(res[2])
+		st.Presence, _ = res[3].(string)
 	case PollGone, PollSuperseded, PollBadCursor:
 	default:
 		return PollStep{}, unavailable("poll", fmt.Errorf("unexpected outcome %v", res[0]))

@@ -20,6 +20,8 @@ type scripts struct {
 	send, history, grant, revoke, rebuild           *redis.Script
 	gcra, track, session                            *redis.Script
 	restoreSeq, raiseSeq, archived, restoreUnread   *redis.Script
+	presence, claim, settle, receipt, rcptFlush     *redis.Script
+	typing, pollEnd                                 *redis.Script
 	all                                             []*redis.Script
 	srcs                                            []string
 }
@@ -55,6 +57,13 @@ func loadScripts() *scripts {
 	s.raiseSeq = mk("raiseseq", false)
 	s.archived = mk("archived", false)
 	s.restoreUnread = mk("restoreunread", false)
+	s.presence = mk("presence", true)
+	s.claim = mk("claim", false)
+	s.settle = mk("settle", false)
+	s.receipt = mk("receipt", true)
+	s.rcptFlush = mk("rcptflush", true)
+	s.typing = mk("typing", true)
+	s.pollEnd = mk("pollend", true)
 	return s
 }
 

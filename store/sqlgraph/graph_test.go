@@ -58,7 +58,7 @@ func countRows(t testing.TB, dsn, table string) int {
 }
 
 // migrations is how many migration files each engine has.
-const migrations = 3
+const migrations = 4
 
 func TestOpenGraphRefusesDSN(t *testing.T) {
 	for _, tc := range []struct{ name, dsn string }{

@@ -8,6 +8,7 @@
 // events.js (poll events), actions.js (friends, groups, buttons),
 // tabs.js (one poller per browser), poller.js (the long-poll loop),
 // search.js (finding messages, opening a conversation at one),
+// presence.js (presence, typing, read receipts),
 // notify.js (title, favicon, desktop notifications), sidebar.js, chat.js
 // and members.js (the views).
 
@@ -19,7 +20,7 @@ import { leadership } from './tabs.js';
 import { Poller, backoff } from './poller.js';
 import { notifyPermission, askPermission, canNotify } from './notify.js';
 import {
-  bus, self, tabViews, postView, sidebar, chatView, membersView, attention, changed, banner,
+  bus, self, tabViews, postView, sidebar, chatView, membersView, attention, changed, banner, renderTyping, renderMe,
 } from './ui.js';
 import {
   openConv, closeChat, knownConv, readOpen, loadOlder, onMessage, resolveSummaries,
@@ -36,8 +37,12 @@ import {
 } from './actions.js';
 import { acceptInvite, declineInvite } from './invites.js';
 import { wireSearch, resetSearch } from './search.js';
+import { setStatus, setReceipts, setTypingListener, forgetTyping, forgetReceipts } from './presence.js';
 
-const REFRESH_MS = 60_000; // /api/me again, for the online dots
+// Presence comes by poll; /api/me again now and then all the same, and the
+// "last seen" words redrawn as time passes.
+const REFRESH_MS = 5 * 60_000;
+const CLOCK_MS = 30_000;
 
 let conn = 'connected';
 let lead = null;
@@ -234,7 +239,41 @@ chatView.hd = {
   discard: discardSend,
   nearTop: () => S.open && loadOlder(S.open),
   atBottom: () => readOpen(),
+  redraw: () => changed({ chat: true }),
 };
+setTypingListener(renderTyping);
+
+// My status and read receipts, in the menu under my name.
+function meMenuError(text) {
+  $('#me-menu-status').textContent = text;
+  show($('#me-menu-status'), !!text);
+}
+$('#status-picker').addEventListener('change', async (e) => {
+  const want = e.target.value;
+  meMenuError('');
+  try {
+    await setStatus(want);
+  } catch (err) {
+    meMenuError(`Could not change your status: ${err.message}`);
+  }
+  renderMe();
+});
+$('#receipts-toggle').addEventListener('change', async (e) => {
+  const want = e.target.checked;
+  meMenuError('');
+  try {
+    await setReceipts(want);
+  } catch (err) {
+    meMenuError(`Could not change read receipts: ${err.message}`);
+  }
+  renderMe();
+});
+$('#me-menu').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && $('#me-menu').open) {
+    $('#me-menu').open = false;
+    $('#me-menu summary').focus();
+  }
+});
 membersView.hd = { remove: removeMember, setRole, makeOwner };
 wireActions();
 wireSearch();
@@ -305,6 +344,8 @@ function signedOut(message) {
   resetSearch();
   st.reset();
   forgetSeen();
+  forgetTyping();
+  forgetReceipts();
   closeChat();
   banner('');
   attention.setTotal(0);
@@ -395,5 +436,8 @@ $('#notify-btn').addEventListener('click', async () => {
 setInterval(() => {
   if (S.me && !document.hidden) refreshMe();
 }, REFRESH_MS);
+setInterval(() => {
+  if (S.me && !document.hidden) changed();
+}, CLOCK_MS);
 
 boot();

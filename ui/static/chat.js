@@ -11,6 +11,7 @@ import { h, $, show, fmtTime, fmtFull } from './dom.js';
 import { S, sortedMessages, displayName } from './state.js';
 import { avatar } from './sidebar.js';
 import * as saved from './saved.js';
+import { composerInput, composerSent, newestSeen, receiptFor, readers } from './presence.js';
 
 const EMOJI = ['😀', '😂', '😊', '😍', '😘', '😎', '🤔', '😢', '😭', '😡', '👍', '👏', '🙏', '👋', '🎉', '❤️', '🔥', '🌹', '☕', '🍻'];
 const BOTTOM_SLACK = 48; // px from the bottom that still counts as "at the newest"
@@ -81,6 +82,7 @@ export class ChatView {
     // Drafts are kept as typed, so a reload (or a crash) loses nothing.
     ta.addEventListener('input', () => {
       if (this.conv && S.me) saved.setDraft(S.me.id, this.conv, ta.value);
+      if (!ta.disabled) composerInput(this.conv, ta.value);
     });
     ta.addEventListener('compositionstart', () => { this.composing = true; });
     ta.addEventListener('compositionend', () => { this.composing = false; });
@@ -131,6 +133,7 @@ export class ChatView {
       return;
     }
     if (this.hd.send(body)) {
+      composerSent();
       ta.value = '';
       this.drafts.delete(this.conv);
       if (S.me) saved.setDraft(S.me.id, this.conv, '');
@@ -160,6 +163,7 @@ export class ChatView {
     if (this.conv === convId) return;
     if (this.conv) this.drafts.set(this.conv, this.composer.value);
     this.conv = convId;
+    this.readersShown = null; // {seq, names} of the "Read by" list open
     this.nodes.clear();
     this.list.replaceChildren();
     this.note.textContent = '';
@@ -215,7 +219,9 @@ export class ChatView {
     }
     const prevLast = this.list.lastElementChild;
 
-    const items = sortedMessages(c).map((m) => ({ key: `s${m.seq}`, m, p: null }));
+    const confirmed = sortedMessages(c);
+    const seen = newestSeen(c, confirmed);
+    const items = confirmed.map((m) => ({ key: `s${m.seq}`, m, p: null, mark: receiptFor(c, m, seen) }));
     for (const p of c.pending.values()) items.push({ key: `c${p.client_id}`, m: p, p });
 
     if (c.loading) this.note.textContent = 'Loading earlier messages…';
@@ -252,10 +258,12 @@ export class ChatView {
     }
   }
 
-  fill(el, { m, p }) {
+  fill(el, { m, p, mark }) {
     const own = !!S.me && m.from === S.me.id;
     const name = own ? S.me.display_name || S.me.username : displayName(m.from);
-    const sig = [m.conv, m.seq, m.body, m.ts, name, own, p ? `${p.state}|${p.error}|${p.retryAt}|${!!p.transient}` : 'ok'].join('\u0000');
+    const shown = mark && this.readersShown && this.readersShown.seq === m.seq ? this.readersShown.names : null;
+    const sig = [m.conv, m.seq, m.body, m.ts, name, own, p ? `${p.state}|${p.error}|${p.retryAt}|${!!p.transient}` : 'ok',
+      mark ? `${mark.kind}|${mark.count}|${shown ? shown.join(',') : ''}` : ''].join('\u0000');
     if (el._sig === sig) return;
     el._sig = sig;
     el.className = `msg${own ? ' own' : ''}${p ? ` pending ${p.state}` : ''}`;
@@ -277,7 +285,37 @@ export class ChatView {
           h('span', { class: 'msg-from', 'data-testid': 'message-from', dir: 'auto' }, name),
           h('time', { class: 'msg-time', datetime: new Date(m.ts).toISOString(), title: fmtFull(m.ts) }, fmtTime(m.ts))),
         h('div', { class: 'msg-bubble' }, h('div', { class: 'msg-body', 'data-testid': 'message-body', dir: 'auto' }, m.body)),
-        p ? this.status(p) : null));
+        p ? this.status(p) : this.receipt(m, mark, shown)));
+  }
+
+  // receipt is the mark under my newest message read: "Seen" (direct), or
+  // "Read by N" (group), which lists the readers' names when pressed.
+  receipt(m, mark, shown) {
+    if (!mark) return null;
+    if (mark.kind === 'seen') return h('div', { class: 'msg-receipt', 'data-testid': 'message-seen' }, 'Seen');
+    const open = !!shown;
+    return h('div', { class: 'msg-receipt' },
+      h('button', {
+        type: 'button', class: 'link', 'data-testid': 'message-read-by', 'aria-expanded': String(open),
+        onclick: () => this.toggleReaders(m),
+      }, `Read by ${mark.count}`),
+      open ? h('ul', { class: 'read-by plain', 'data-testid': 'read-by-list', 'aria-label': 'Read by' },
+        ...shown.map((n) => h('li', { dir: 'auto' }, n))) : null);
+  }
+
+  async toggleReaders(m) {
+    const c = this.conv;
+    if (this.readersShown && this.readersShown.seq === m.seq) {
+      this.readersShown = null;
+    } else {
+      try {
+        this.readersShown = { seq: m.seq, names: await readers(m.conv, m.seq) };
+      } catch (e) {
+        this.notice(`Could not load who read it: ${e.message}`);
+        return;
+      }
+    }
+    if (this.conv === c) this.hd.redraw();
   }
 
   status(p) {

@@ -8,6 +8,7 @@ import * as st from './state.js';
 import { S } from './state.js';
 import { notify, notifyPermission } from './notify.js';
 import * as saved from './saved.js';
+import { stopTyping, loadReadBy } from './presence.js';
 import {
   bus, self, tabViews, postView, roomy, changed, flush, renderHeader, renderMembers,
   openGroup, chatView, membersView, membersClosedOnNarrow,
@@ -82,6 +83,12 @@ export async function openConv(id) {
     loadMembers(p.gid);
   }
   await loadLatest(id);
+  if (p.type === 'group' && S.open === id) {
+    // Read counts arrive only while a tab polls: ask for the one shown.
+    let mine = 0;
+    for (const m of st.conv(id).msgs.values()) if (m.from === S.me.id && m.seq > mine) mine = m.seq;
+    if (await loadReadBy(id, mine)) changed({ chat: true });
+  }
 }
 
 // closeChat shows no conversation. focus: put keyboard focus on the
@@ -271,6 +278,7 @@ export function onMessage(m, live) {
   // My own, sent by another tab or device: no longer to be sent from here.
   if (S.me && m.from === S.me.id && m.client_id) saved.outboxDrop(S.me.id, m.client_id);
   const r = st.addMessage(m, true);
+  stopTyping(m.conv, m.from);
   if (!r.added) return;
   const open = m.conv === S.open;
   if (open) {

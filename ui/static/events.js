@@ -8,6 +8,7 @@ import { notify } from './notify.js';
 import { self, sidebar, changed, banner, openGroup } from './ui.js';
 import { friendStatus } from './actions.js';
 import { inviteDeclined } from './invites.js';
+import { applyPresence, applyTyping, applyReceipt } from './presence.js';
 import {
   onMessage, loadMembers, closeChat, knownConv, readOpen, loadLatest, resolveSummaries,
 } from './convs.js';
@@ -121,8 +122,17 @@ function applyEvent(ev, live) {
       st.applyRead(ev.conv, ev.seq);
       changed();
       break;
+    case 'presence':
+      if (applyPresence(ev)) changed({ chat: !!S.open });
+      break;
+    case 'typing':
+      applyTyping(ev);
+      break;
+    case 'receipt':
+      if (applyReceipt(ev)) changed({ chat: S.open === ev.conv });
+      break;
     default:
-      // Newer servers may send more (typing, presence): ignore the unknown.
+      // Newer servers may send more: ignore the unknown.
       break;
   }
 }

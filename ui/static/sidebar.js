@@ -4,6 +4,7 @@
 
 import { h, $, show, fmtListTime, fmtFull, initial, hue } from './dom.js';
 import { S, conv, displayName } from './state.js';
+import { presenceText } from './presence.js';
 
 // avatar is a coloured circle with an initial (text, never markup).
 export function avatar(id, name, cls = '') {
@@ -79,6 +80,17 @@ function keepButtonFocus(list, attr, rows) {
   }
 }
 
+// presenceDot is a friend's dot: green online, amber away, grey with when
+// they were last seen otherwise (its title and label say it in words).
+function presenceDot(f) {
+  const p = f.presence === 'online' || f.presence === 'away' ? f.presence : 'offline';
+  const text = presenceText(f);
+  return h('span', {
+    class: `dot ${p}`, 'data-testid': p === 'offline' ? 'offline-dot' : 'online-dot', 'data-presence': p,
+    title: text, 'aria-label': text, role: 'img',
+  });
+}
+
 const members = (n) => (n === 1 ? '1 member' : `${n} members`);
 
 export class Sidebar {
@@ -104,9 +116,7 @@ export class Sidebar {
     const friends = [...S.friends.values()].map((f) => ({ f, c: conv(f.conv), name: f.display_name || f.username }));
     friends.sort(byActivity);
     keepFocus(this.friendList, () => friends.map(({ f, c, name }) => item('friend-item', f.id, f.conv, name, c, false,
-      f.online
-        ? h('span', { class: 'dot online', 'data-testid': 'online-dot', title: 'online', 'aria-label': 'online' })
-        : h('span', { class: 'dot offline', title: 'offline', 'aria-label': 'offline' }),
+      presenceDot(f),
       this.hd.open)));
     show($('#friends-empty'), friends.length === 0);
 

@@ -4,7 +4,7 @@
 export const S = {
   me: null, // user
   users: new Map(), // id -> user, for sender names
-  friends: new Map(), // user id -> {id, username, display_name, conv, online}
+  friends: new Map(), // user id -> {id, username, display_name, conv, online, presence, last_seen, since, peer_read}
   past: new Map(), // user id -> {id, username, display_name, conv}: ex-friends, history readable
   groups: new Map(), // group id -> group
   incoming: new Map(), // request id -> request
@@ -14,6 +14,8 @@ export const S = {
   convs: new Map(), // conv -> Conv
   open: null, // the conversation shown, or null
   tab: 'friends',
+  status: 'online', // what I chose my friends see: online, away, invisible
+  receipts: true, // whether my reads send receipts
 };
 
 // A Conv is what this tab knows of one conversation.
@@ -52,6 +54,8 @@ export function reset() {
   for (const c of S.convs.values()) clearTimeout(c.gapTimer);
   S.convs.clear();
   S.open = null;
+  S.status = 'online';
+  S.receipts = true;
 }
 
 export function dmConv(a, b) {
@@ -92,7 +96,10 @@ export function loadMe(data) {
   S.friends.clear();
   for (const f of data.friends || []) {
     rememberUser(f);
-    S.friends.set(f.id, { id: f.id, username: f.username, display_name: f.display_name, conv: f.conv || dmConv(S.me.id, f.id), online: !!f.online });
+    S.friends.set(f.id, {
+      id: f.id, username: f.username, display_name: f.display_name, conv: f.conv || dmConv(S.me.id, f.id), online: !!f.online,
+      presence: f.presence || (f.online ? 'online' : 'offline'), last_seen: f.last_seen || 0, since: f.presence_since || 0, peer_read: f.peer_read || 0,
+    });
     takeSummary(f.conv || dmConv(S.me.id, f.id), f);
     S.past.delete(f.id);
   }
@@ -108,6 +115,8 @@ export function loadMe(data) {
   for (const r of reqs.outgoing || []) addRequest(r);
   S.invites.clear();
   for (const iv of data.group_invites || []) addInvite(iv);
+  if (data.status) S.status = data.status;
+  if (typeof data.receipts === 'boolean') S.receipts = data.receipts;
 }
 
 function strip(g) {
@@ -171,7 +180,10 @@ export function addFriend(u) {
   rememberUser(u);
   const old = S.friends.get(u.id);
   const id = u.conv || dmConv(S.me.id, u.id);
-  S.friends.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, conv: id, online: old ? old.online : !!u.online });
+  S.friends.set(u.id, {
+    id: u.id, username: u.username, display_name: u.display_name, conv: id, online: old ? old.online : !!u.online,
+    presence: old ? old.presence : 'offline', last_seen: old ? old.last_seen : 0, since: old ? old.since : 0, peer_read: old ? old.peer_read : 0,
+  });
   conv(id);
   S.past.delete(u.id);
   dropRequestsWith(u.id);

@@ -11,6 +11,7 @@ import { ChatView } from './chat.js';
 import { MembersView } from './members.js';
 import { Attention } from './notify.js';
 import { Bus } from './tabs.js';
+import { presenceText, typingLine } from './presence.js';
 
 // The views; app.js gives them their handlers.
 export const sidebar = new Sidebar();
@@ -74,6 +75,7 @@ export function flush() {
   if (!d || !S.me) return;
   sidebar.render();
   renderHeader();
+  renderMe();
   if (d.chat && S.open) chatView.render(st.conv(S.open), { forceBottom: d.bottom });
   attention.setTotal(st.totalUnread());
 }
@@ -104,11 +106,32 @@ export function renderHeader() {
     else if (S.groups.has(p.gid)) t.replaceChildren(h('bdi', null, S.groups.get(p.gid).name), title.slice(S.groups.get(p.gid).name.length));
     else t.replaceChildren(title);
   }
+  const pres = $('#chat-presence');
+  const pt = p.type === 'single' && writable ? presenceText(S.friends.get(p.peer)) : '';
+  if (pres.textContent !== pt) pres.textContent = pt;
+  pres.dataset.presence = (p.type === 'single' && S.friends.get(p.peer)?.presence) || '';
+  show(pres, !!pt);
+  renderTyping();
   show($('#unfriend-btn'), p.type === 'single' && writable);
   show($('#members-toggle'), p.type === 'group');
   $('#members-toggle').setAttribute('aria-expanded', String(membersWanted));
   show($('#members-panel'), p.type === 'group' && membersWanted);
   chatView.setWritable(writable, why);
+}
+
+// renderTyping shows who types in the open conversation.
+export function renderTyping() {
+  const line = S.open ? typingLine(S.open) : '';
+  const el = $('#typing-line');
+  if (el.textContent !== line) el.textContent = line;
+}
+
+// renderMe shows my own status beside my name.
+export function renderMe() {
+  const dot = $('#me-dot');
+  dot.className = `dot ${S.status === 'invisible' ? 'offline' : S.status}`;
+  $('#status-picker').value = S.status;
+  $('#receipts-toggle').checked = S.receipts;
 }
 
 // openGroup is the id of the group shown, or null.

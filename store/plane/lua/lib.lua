@@ -77,21 +77,33 @@ end
 -- poll found inflight and the inbox empty, and unmarked (as this does) it
 -- takes every later event through the inbox, so the order holds. Whatever
 -- the node does not answer stays in inflight for the next poll.
-local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap)
+--
+-- live > 0 makes the event ephemeral (typing, read counts): only devices
+-- polling now get it, that is with a poll waiting, or one seen within the
+-- last 5 s (between two polls), and in any case seen within live ms.
+local function push(kp, ut, evid, devices, payload, skip, now, ttl, cap, live)
   local devs = redis.call('ZRANGE', devices, 0, -1, 'WITHSCORES')
   local id, ev, copies = 0, nil, 0
+  live = live or 0
   for i = 1, #devs, 2 do
     local dev = devs[i]
-    if tonumber(devs[i + 1]) < now - ttl then
+    local seen = tonumber(devs[i + 1])
+    local pg = dkey(kp, ut, 'pollgen', dev)
+    local pgv = nil
+    local polling = true
+    if live > 0 and dev ~= skip then
+      pgv = redis.call('GET', pg)
+      polling = pgv and seen >= now - live and (seen >= now - 5000 or string.find(pgv, ':w', 1, true) ~= nil)
+    end
+    if seen < now - ttl then
       drop(kp, ut, devices, dev) -- unseen too long (as prune does)
-    elseif dev ~= skip then
+    elseif dev ~= skip and polling then
       if id == 0 then
         id = redis.call('INCR', evid)
         ev = '{"id":' .. id .. ',' .. string.sub(payload, 2)
       end
       copies = copies + 1
-      local pg = dkey(kp, ut, 'pollgen', dev)
-      local g, node = string.match(redis.call('GET', pg) or '', '^(%d+):w:(.+)$')
+      local g, node = string.match(pgv or redis.call('GET', pg) or '', '^(%d+):w:(.+)$')
       if node then
         local inflight = dkey(kp, ut, 'inflight', dev)
         redis.call('LPUSH', inflight, ev)
@@ -146,4 +158,35 @@ local function count_unread(kp, ut, conv, seq)
     if redis.call('SETBIT', seen, seq % UNREAD_RING, 1) == 1 then return end
   end
   redis.call('HINCRBY', unread, conv, 1)
+end
+
+-- Presence. A user's presence hash (presence:{u:<id>}) holds what they
+-- chose (status: online | away | invisible; receipts: 1 | 0, both from
+-- SQL), and what their friends were last told: shown (online | away |
+-- offline), since (when that began), seen (their last_seen) and ann (the
+-- since of the last announcement the friends are known to have had).
+
+-- last_poll returns the newest last-seen time of the user's devices, or
+-- nil when there is none.
+local function last_poll(devices)
+  local top = redis.call('ZREVRANGE', devices, 0, 0, 'WITHSCORES')
+  if #top == 0 then return nil end
+  return tonumber(top[2])
+end
+
+-- presence_target is what friends should see: nothing live, or invisible,
+-- shows offline.
+local function presence_target(status, live)
+  if not live or status == 'invisible' then return 'offline' end
+  return status or 'online'
+end
+
+-- presence_show makes friends' view of the user state, from now, with
+-- last_seen seen. Returns the announcement ('state:since:seen') or '' when
+-- nothing changed.
+local function presence_show(pk, state, now, seen)
+  local shown = redis.call('HGET', pk, 'shown') or 'offline'
+  if shown == state then return '' end
+  redis.call('HSET', pk, 'shown', state, 'since', now, 'seen', seen)
+  return state .. ':' .. now .. ':' .. seen
 end

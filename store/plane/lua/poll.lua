@@ -1,5 +1,5 @@
 -- poll: one step of a long-poll for one device, never blocking.
--- KEYS: evid, devices, pollgen, inbox, inflight
+-- KEYS: evid, devices, pollgen, inbox, inflight, presence
 -- ARGV: kp, ut, device, cursor (-1: none), gen (0: a new poll), ttl ms,
 --       batch, max devices, mode (start | now | check | final | reset); now
 --       is a start that will not wait, final the last check before a
@@ -7,8 +7,11 @@
 --       device's lists are dropped and it is entered afresh);
 --       the node whose wake-up subscription the poll waits on ('': it
 --       waits in BLMOVE)
--- Returns {'events', gen, ev...} oldest first, {'empty', gen, evid},
--- {'resync', evid, gen}, {'gone'}, {'superseded'} or {'badcursor'}.
+-- Returns {'events', gen, pres, ev...} oldest first, {'empty', gen, evid,
+-- pres}, {'resync', evid, gen, pres}, {'gone'}, {'superseded'} or
+-- {'badcursor'}. pres is '' or, when this poll changed what the user's
+-- friends see (their first device to poll), the announcement to send them
+-- (presence_show), or 'load' when the user's choices are not in Redis yet.
 --
 -- An answer is built from inflight only, never from what this call moved,
 -- so events that an abandoned poll moved into inflight are answered by the
@@ -17,6 +20,16 @@ local kp, ut, dev = ARGV[1], ARGV[2], ARGV[3]
 local cursor, gen, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local batch, mode = tonumber(ARGV[7]), ARGV[9]
 local now = now_ms()
+
+-- A polling device is live: friends see the user's status, unless it
+-- shows already (or is invisible).
+local function presence()
+  local st = redis.call('HMGET', KEYS[6], 'status', 'shown')
+  if not st[1] then return 'load' end
+  local want = presence_target(st[1], true)
+  if want == (st[2] or 'offline') then return '' end
+  return presence_show(KEYS[6], want, now, now)
+end
 
 local score = redis.call('ZSCORE', KEYS[2], dev)
 if mode == 'reset' then
@@ -38,7 +51,7 @@ if not score then
   redis.call('ZADD', KEYS[2], now, dev)
   cap_devices(kp, ut, KEYS[2], tonumber(ARGV[8]))
   redis.call('SET', KEYS[3], '1', 'PX', ttl)
-  return {'resync', redis.call('GET', KEYS[1]) or '0', 1}
+  return {'resync', redis.call('GET', KEYS[1]) or '0', 1, presence()}
 end
 -- Mark the device live; a write at most once a second is enough.
 if now - tonumber(score) >= 1000 then redis.call('ZADD', KEYS[2], now, dev) end
@@ -94,7 +107,7 @@ redis.call('PEXPIREAT', KEYS[5], expire)
 local items = redis.call('LRANGE', KEYS[5], -batch, -1)
 if #items > 0 then
   redis.call('SET', KEYS[3], gen, 'PX', ttl)
-  local out = {'events', gen}
+  local out = {'events', gen, presence()}
   for i = #items, 1, -1 do out[#out + 1] = items[i] end
   return out
 end
@@ -107,4 +120,4 @@ else
   if ARGV[10] ~= '' then w = ':w:' .. ARGV[10] end
   redis.call('SET', KEYS[3], gen .. w, 'PX', ttl)
 end
-return {'empty', gen, evid or redis.call('GET', KEYS[1]) or '0'}
+return {'empty', gen, evid or redis.call('GET', KEYS[1]) or '0', presence()}

@@ -1,0 +1,220 @@
+package plane
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"webchat/store"
+)
+
+// receipt tells others that u read c up to seq (from prev): in a direct
+// conversation the other person, at once; in a group the authors of the
+// messages read, their read counts batched to one flush per ReceiptGap. A
+// user who turned receipts off tells nobody. receipts is what the read
+// script found of u's choice ('' when Redis lacks it).
+func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev, seq int64, receipts string) error {
+	if receipts == "" {
+		pr, err := p.prefs(ctx, u)
+		if err != nil {
+			return err
+		}
+		receipts = boolArg(pr.Receipts)
+		if err := p.runPresence(ctx, u, "load", pr.Status, receipts); err != nil {
+			return err
+		}
+	}
+	if receipts != "1" {
+		return nil
+	}
+	conv := c.String()
+	if !c.IsGroup() {
+		payload := fmt.Appendf(nil, `{"type":"receipt","conv":"%s","user_id":%d,"seq":%d}`, conv, u, seq)
+		_, err := p.Publish(ctx, []Delivery{{To: c.Other(u), Payload: payload}})
+		return err
+	}
+	v, err := p.run(ctx, p.s.receipt, []string{p.k.reads(conv), p.k.rcpt(conv)}, int64(u), prev, seq, ReceiptGap.Milliseconds())
+	if err != nil {
+		return unavailable("queue receipt", err)
+	}
+	due, _ := v.(int64)
+	switch {
+	case due == 0:
+		return nil // a flush is due already
+	case due > 0:
+		return p.schedule(ctx, receiptMember(conv), time.UnixMilli(due))
+	}
+	// Due now. Scheduled first, so that a flush cut short here is done by
+	// the sweeper.
+	if err := p.schedule(ctx, receiptMember(conv), time.Now().Add(ReceiptGap)); err != nil {
+		return err
+	}
+	_, err = p.flushReceipts(ctx, conv)
+	return err
+}
+
+// flushReceipts sends a group's batched read counts to the authors, to
+// their polling devices. It returns when a flush is due next ("-": none).
+func (p *Plane) flushReceipts(ctx context.Context, conv string) (string, error) {
+	keys := []string{p.k.rcpt(conv), p.k.reads(conv), p.k.hist(conv), p.k.seq(conv)}
+	v, err := p.run(ctx, p.s.rcptFlush, keys, maxReceiptSpan)
+	if err != nil {
+		return "", unavailable("flush receipts", err)
+	}
+	res, _ := v.([]any)
+	if len(res) == 0 {
+		return "", unavailable("flush receipts", fmt.Errorf("unexpected reply %v", v))
+	}
+	switch res[0] {
+	case "none":
+		return "-", nil
+	case "later":
+		if len(res) > 1 {
+			if s, ok := res[1].(string); ok {
+				return s, nil
+			}
+		}
+		return "", unavailable("flush receipts", fmt.Errorf("unexpected reply %v", v))
+	}
+	var ds []Delivery
+	for i := 1; i+2 < len(res); i += 3 {
+		author := toInt(res[i])
+		seq, n := toInt(res[i+1]), toInt(res[i+2])
+		payload := fmt.Appendf(nil, `{"type":"receipt","conv":"%s","seq":%d,"read_count":%d}`, conv, seq, n)
+		ds = append(ds, Delivery{To: store.UserID(author), Payload: payload, Live: true})
+	}
+	if _, err := p.Publish(ctx, ds); err != nil {
+		return "", err
+	}
+	return "-", nil
+}
+
+// Readers answers GET .../receipts: who, other than u, has read c up to
+// seq. In a direct conversation that is the other person, if they read
+// that far and send receipts. Who may not read c gets ErrConvNotFound.
+func (p *Plane) Readers(ctx context.Context, u store.UserID, c store.Conv, seq int64) ([]store.UserID, error) {
+	if _, err := p.history(ctx, u, c, 0, 0); err != nil {
+		return nil, err
+	}
+	conv := c.String()
+	if !c.IsGroup() {
+		peer := c.Other(u)
+		pipe := p.rdb.Pipeline()
+		read := pipe.HGet(ctx, p.k.unread(peer), conv+":read")
+		on := pipe.HGet(ctx, p.k.presence(peer), "receipts")
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, unavailable("read receipts", err)
+		}
+		upto, _ := read.Int64()
+		if upto >= seq && on.Val() != "0" {
+			return []store.UserID{peer}, nil
+		}
+		return []store.UserID{}, nil
+	}
+	ids, err := p.rdb.ZRangeByScore(ctx, p.k.reads(conv), &redis.ZRangeBy{Min: strconv.FormatInt(seq, 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, unavailable("read receipts", err)
+	}
+	out := make([]store.UserID, 0, len(ids))
+	for _, s := range ids {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && store.UserID(n) != u {
+			out = append(out, store.UserID(n))
+		}
+	}
+	return out, nil
+}
+
+// ForgetReader takes a member who left a group out of its read counts.
+func (p *Plane) ForgetReader(ctx context.Context, g store.GroupID, u store.UserID) error {
+	if err := p.rdb.ZRem(ctx, p.k.reads(store.GroupConv(g).String()), int64(u)).Err(); err != nil {
+		return unavailable("forget reader", err)
+	}
+	return nil
+}
+
+// Typing tells c's other participants' polling devices that u types
+// (until TypingAhead from now) or stopped, at most once per TypingGap: a
+// call within the gap does nothing (false). Not allowed to write there:
+// ErrNotFriends, or ErrNotMember.
+func (p *Plane) Typing(ctx context.Context, u store.UserID, c store.Conv, typing bool) (bool, error) {
+	conv := c.String()
+	authKey, kind := p.authKey(c)
+	keys := []string{authKey, p.k.deny(conv, u), p.k.typing(conv, u)}
+	forbidden := store.ErrNotFriends
+	if c.IsGroup() {
+		forbidden = store.ErrNotMember
+	}
+	var res []any
+	for attempt := 0; ; attempt++ {
+		v, err := p.run(ctx, p.s.typing, keys, kind, int64(u), TypingGap.Milliseconds(), boolArg(typing), TypingAhead.Milliseconds())
+		if err != nil {
+			return false, unavailable("typing", err)
+		}
+		res, _ = v.([]any)
+		if len(res) == 0 {
+			return false, unavailable("typing", fmt.Errorf("unexpected reply %v", v))
+		}
+		again, err := p.settle(ctx, c, u, res[0], attempt, forbidden)
+		if err != nil {
+			return false, err
+		}
+		if !again {
+			break
+		}
+	}
+	switch res[0] {
+	case "throttled":
+		return false, nil
+	case "ok":
+	default:
+		return false, unavailable("typing", fmt.Errorf("unexpected status %v", res[0]))
+	}
+	until := toInt(res[1])
+	var to []store.UserID
+	if c.IsGroup() {
+		for _, m := range asStrings(res[2]) {
+			if n, err := strconv.ParseInt(m, 10, 64); err == nil && store.UserID(n) != u {
+				to = append(to, store.UserID(n))
+			}
+		}
+	} else {
+		to = []store.UserID{c.Other(u)}
+	}
+	// A notice that expires leads with its until (Expired reads it there);
+	// a stop, whose until is now, is never dropped as late.
+	payload := fmt.Appendf(nil, `{"type":"typing","until":%d,"conv":"%s","user_id":%d}`, until, conv, u)
+	if !typing {
+		payload = fmt.Appendf(nil, `{"type":"typing","conv":"%s","user_id":%d,"until":%d}`, conv, u, until)
+	}
+	ds := make([]Delivery, len(to))
+	for i, r := range to {
+		ds[i] = Delivery{To: r, Payload: payload, Live: true}
+	}
+	if _, err := p.Publish(ctx, ds); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Expired says whether ev is an ephemeral event whose time has passed
+// (typing after its until): a poll answers it no more.
+func Expired(ev string, nowMS int64) bool {
+	const head = `"type":"typing","until":`
+	i := 0
+	for i < len(ev) && ev[i] != ',' {
+		i++
+	}
+	if i+1+len(head) > len(ev) || ev[i+1:i+1+len(head)] != head {
+		return false
+	}
+	j := i + 1 + len(head)
+	k := j
+	for k < len(ev) && ev[k] >= '0' && ev[k] <= '9' {
+		k++
+	}
+	until, err := strconv.ParseInt(ev[j:k], 10, 64)
+	return err == nil && until < nowMS
+}

@@ -1,0 +1,65 @@
+package sqlgraph
+
+import (
+	"context"
+
+	"webchat/store"
+)
+
+// Prefs returns what u chose to show others: their status and whether
+// their reads send receipts. An unknown user is ErrUserNotFound.
+func (g *Graph) Prefs(ctx context.Context, u store.UserID) (store.Prefs, error) {
+	var p store.Prefs
+	var receipts int
+	err := g.pool().row(ctx, `SELECT status, receipts FROM users WHERE id = ?`, u).Scan(&p.Status, &receipts)
+	if err != nil {
+		return store.Prefs{}, classify("read prefs", notFound(err, store.ErrUserNotFound))
+	}
+	p.Receipts = receipts != 0
+	if !store.ValidStatus(p.Status) {
+		p.Status = store.StatusOnline
+	}
+	return p, nil
+}
+
+// SetPrefs stores what u chose to show others.
+func (g *Graph) SetPrefs(ctx context.Context, u store.UserID, p store.Prefs) error {
+	receipts := 0
+	if p.Receipts {
+		receipts = 1
+	}
+	res, err := g.pool().exec(ctx, `UPDATE users SET status = ?, receipts = ? WHERE id = ?`, p.Status, receipts, u)
+	if err != nil {
+		return unavailable("store prefs", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return store.ErrUserNotFound
+	}
+	return nil
+}
+
+// FriendIDs returns the ids of uid's friends, for a fan-out that needs no
+// profiles (presence).
+func (g *Graph) FriendIDs(ctx context.Context, uid store.UserID) ([]store.UserID, error) {
+	const op = "friend ids"
+	rows, err := g.pool().query(ctx,
+		`SELECT user_hi FROM friendships WHERE user_lo = ?
+		 UNION ALL
+		 SELECT user_lo FROM friendships WHERE user_hi = ?`, uid, uid)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	defer rows.Close()
+	var ids []store.UserID
+	for rows.Next() {
+		var id store.UserID
+		if err := rows.Scan(&id); err != nil {
+			return nil, unavailable(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, err)
+	}
+	return ids, nil
+}
