@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,6 +190,30 @@ func TestPresenceReachesFriendsOnlyAndOfflineOnce(t *testing.T) {
 	}
 }
 
+// Log-out shows offline at once, not after the grace, unless another
+// device of the user still polls.
+func TestPresenceLogoutIsOfflineAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{plane: plane.Options{PresenceGrace: time.Minute}})
+	alice, bob := e.signup("alice"), e.signup("bob")
+	befriend(alice, bob)
+	bw := bob.watch()
+	phone := alice.login()
+	phone.poll(0)
+	alice.poll(0)
+	bw.waitFor(t, 2*time.Second, "presence", func(ev seenEvent) bool { return ev.Presence == "online" })
+	phone.mustDo("POST", "/api/logout", nil, 204, nil)
+	time.Sleep(time.Second)
+	if got := presenceOf(bw, int64(alice.User.ID)); fmt.Sprint(got) != "[online]" {
+		t.Fatalf("one of two devices logged out: bob saw %v", got)
+	}
+	start := time.Now()
+	alice.mustDo("POST", "/api/logout", nil, 204, nil)
+	off := bw.waitFor(t, 2*time.Second, "presence", func(ev seenEvent) bool { return ev.Presence == "offline" })
+	if d := off.at.Sub(start); d > 2*time.Second {
+		t.Fatalf("offline %v after the log-out", d)
+	}
+}
+
 func TestPresenceStatusAwayAndInvisible(t *testing.T) {
 	e := newPresenceEnv(t)
 	alice, bob := e.signup("alice"), e.signup("bob")
@@ -255,6 +280,8 @@ func TestTypingIsEphemeralAndThrottled(t *testing.T) {
 	path := "/api/conversations/" + conv + "/typing"
 	bw := bob.watch()
 	late := bob.login() // a second device, not polling yet
+	paused := bob.login()
+	paused.poll(0) // polled a moment ago: gets notices queued, then answers them late
 	time.Sleep(300 * time.Millisecond)
 
 	for _, bad := range []any{map[string]any{"typing": "yes"}, map[string]any{}, map[string]any{"typing": true, "x": 1}} {
@@ -299,12 +326,41 @@ func TestTypingIsEphemeralAndThrottled(t *testing.T) {
 		}
 	}
 
-	// The device that starts polling 10 s after the first notice gets none,
-	// and nothing was counted as unread.
+	// The device that starts polling 10 s after the first notice gets none
+	// (none was even queued for it), and nothing was counted as unread.
 	time.Sleep(time.Until(start.Add(10 * time.Second)))
+	ctx := context.Background()
+	inboxes, err := e.rdb.Keys(ctx, fmt.Sprintf("%sinbox:{u:%d}:*", e.prefix, bob.User.ID)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := 0
+	for _, k := range inboxes {
+		evs, _ := e.rdb.LRange(ctx, k, 0, -1).Result()
+		for _, ev := range evs {
+			if strings.Contains(ev, `"type":"typing"`) {
+				queued++
+			}
+		}
+	}
+	if queued == 0 {
+		t.Fatal("no typing notice waits for the paused device (the test proves nothing)")
+	}
 	for _, ev := range late.poll(0).Events {
 		if ev.Type == "typing" {
 			t.Fatalf("a device that was not polling got %+v", ev)
+		}
+	}
+	// One that polled a moment before and then paused had them queued; past
+	// their until when it polls again, they are not answered.
+	var lastUntil int64
+	for _, ev := range bw.of("typing") {
+		lastUntil = max(lastUntil, ev.Until)
+	}
+	time.Sleep(time.Until(time.UnixMilli(lastUntil + 1100)))
+	for _, ev := range paused.poll(0).Events {
+		if ev.Type == "typing" {
+			t.Fatalf("a typing notice answered after its until: %+v", ev)
 		}
 	}
 	var me struct{ Friends []struct{ Unread int64 } }
@@ -423,6 +479,8 @@ func TestReceiptsInALargeGroupAreBatched(t *testing.T) {
 	aw := alice.watch()
 	time.Sleep(300 * time.Millisecond)
 	m := alice.send(g.Group.ID, "group", "read me")
+	// The author's own read is not one of the count.
+	alice.mustDo("POST", "/api/conversations/"+conv+"/read", map[string]any{"seq": m.Seq}, 204, nil)
 
 	start := time.Now()
 	for i, r := range readers {

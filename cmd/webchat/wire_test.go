@@ -120,6 +120,8 @@ type wireEvent struct {
 	Group struct {
 		MemberCount int `json:"member_count"`
 	}
+	UserID   int64 `json:"user_id"` // presence
+	Presence string
 }
 
 type wirePoll struct {

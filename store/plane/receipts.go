@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -199,22 +200,37 @@ func (p *Plane) Typing(ctx context.Context, u store.UserID, c store.Conv, typing
 	return true, nil
 }
 
-// Expired says whether ev is an ephemeral event whose time has passed
-// (typing after its until): a poll answers it no more.
+// stopSlack is how late a typing stop may still be answered: its until is
+// the moment it was sent, so a polling device gets it a little after.
+const stopSlack = 1000
+
+// Expired says whether ev is an ephemeral event whose time has passed, so
+// that a poll answers it no more: a typing notice after its until, a stop
+// more than stopSlack after it.
 func Expired(ev string, nowMS int64) bool {
-	const head = `"type":"typing","until":`
-	i := 0
-	for i < len(ev) && ev[i] != ',' {
-		i++
-	}
-	if i+1+len(head) > len(ev) || ev[i+1:i+1+len(head)] != head {
+	const head, stop = `"type":"typing","until":`, `"type":"typing","conv":`
+	i := strings.IndexByte(ev, ',') + 1
+	if i == 0 || len(ev) < i+len(head) {
 		return false
 	}
-	j := i + 1 + len(head)
-	k := j
-	for k < len(ev) && ev[k] >= '0' && ev[k] <= '9' {
+	var at string
+	slack := int64(0)
+	switch {
+	case ev[i:i+len(head)] == head:
+		at = ev[i+len(head):]
+	case ev[i:i+len(stop)] == stop:
+		j := strings.LastIndex(ev, `,"until":`)
+		if j < 0 {
+			return false
+		}
+		at, slack = ev[j+len(`,"until":`):], stopSlack
+	default:
+		return false
+	}
+	k := 0
+	for k < len(at) && at[k] >= '0' && at[k] <= '9' {
 		k++
 	}
-	until, err := strconv.ParseInt(ev[j:k], 10, 64)
-	return err == nil && until < nowMS
+	until, err := strconv.ParseInt(at[:k], 10, 64)
+	return err == nil && until+slack < nowMS
 }
