@@ -95,7 +95,7 @@ func (p *Plane) schedule(ctx context.Context, member string, t time.Time) error 
 	return nil
 }
 
-// presenceFlag acts on what a script said of u's presence: ” nothing,
+// presenceFlag acts on what a script said of u's presence: "" nothing,
 // "load" (u's choices are not in Redis: read them from SQL), or an
 // announcement for u's friends.
 func (p *Plane) presenceFlag(ctx context.Context, u store.UserID, flag string) error {

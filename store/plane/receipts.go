@@ -16,7 +16,7 @@ import (
 // conversation the other person, at once; in a group the authors of the
 // messages read, their read counts batched to one flush per ReceiptGap. A
 // user who turned receipts off tells nobody. receipts is what the read
-// script found of u's choice (” when Redis lacks it).
+// script found of u's choice ("" when Redis lacks it).
 func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev, seq int64, receipts string) error {
 	if receipts == "" {
 		pr, err := p.prefs(ctx, u)
