@@ -28,6 +28,7 @@ type user struct {
 	lastMod string           // nchan If-Modified-Since
 	etag    string           // nchan If-None-Match
 	got     map[uint64]int64 // message id → seq first received
+	chatty  bool             // types before sending, reads what arrives (-chatty)
 }
 
 type group struct {
@@ -61,6 +62,14 @@ type driver interface {
 	poll(ctx context.Context, e *engine, u *user) ([]delivery, error)
 	// send sends a message from u to a friend (direct, idle) or its group.
 	send(ctx context.Context, e *engine, u *user, dest int, body, clientID string) (sendAnswer, error)
+}
+
+// chatter is a driver whose users can also type and read (-chatty).
+type chatter interface {
+	// typing tells dest's conversation that u types.
+	typing(ctx context.Context, e *engine, u *user, dest int) error
+	// read marks conv read up to seq for u.
+	read(ctx context.Context, e *engine, u *user, conv string, seq int64) error
 }
 
 type engine struct {
@@ -114,7 +123,8 @@ func (e *engine) layout() {
 	n := e.cfg.Users
 	e.users = make([]*user, n)
 	for i := range e.users {
-		e.users[i] = &user{idx: i, base: e.cfg.URLs[i%len(e.cfg.URLs)], name: fmt.Sprintf("lt%s_%d", e.runID, i), group: -1, got: map[uint64]int64{}}
+		e.users[i] = &user{idx: i, base: e.cfg.URLs[i%len(e.cfg.URLs)], name: fmt.Sprintf("lt%s_%d", e.runID, i), group: -1, got: map[uint64]int64{},
+			chatty: float64(i%100) < e.cfg.Chatty*100}
 	}
 	if e.cfg.Scenario == "group" {
 		g := e.cfg.GroupSize
@@ -213,6 +223,31 @@ func (e *engine) pollLoop(ctx context.Context, u *user) {
 		for _, d := range ds {
 			e.handle(u, d, now)
 		}
+		if u.chatty && len(ds) > 0 {
+			e.readAll(ctx, u, ds)
+		}
+	}
+}
+
+// readAll marks read, in the background, the newest message of each
+// conversation in a poll's answer, as a person looking at it does.
+func (e *engine) readAll(ctx context.Context, u *user, ds []delivery) {
+	c, ok := e.drv.(chatter)
+	if !ok {
+		return
+	}
+	newest := map[string]int64{}
+	for _, d := range ds {
+		newest[d.conv] = max(newest[d.conv], d.seq)
+	}
+	for conv, seq := range newest {
+		e.sendWG.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := c.read(rctx, e, u, conv, seq); err != nil && ctx.Err() == nil {
+				e.tr.error(errKind("read", err), time.Now())
+			}
+		})
 	}
 }
 
@@ -316,6 +351,14 @@ func (e *engine) send(ctx context.Context, id uint64, u *user, dest int, body, c
 	attempts := 3
 	if e.cfg.Target == "nchan" {
 		attempts = 1 // a publish has no client_id: a retry could store it twice
+	}
+	if c, ok := e.drv.(chatter); ok && u.chatty {
+		// Typing first, as a person does; its failure is counted, not the send's.
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := c.typing(tctx, e, u, dest); err != nil && ctx.Err() == nil {
+			e.tr.error(errKind("typing", err), time.Now())
+		}
+		cancel()
 	}
 	var err error
 	for a := range attempts {

@@ -65,6 +65,10 @@ type config struct {
 	// last step, HistoryWait after it (HistoryResult).
 	CheckHistory bool          `json:"check_history,omitempty"`
 	HistoryWait  time.Duration `json:"history_wait_ns,omitempty"`
+	// Chatty is the share of users (0–1) who, as people do, type before
+	// each send and mark read what they receive (webchat): typing notices,
+	// read markers and receipts on top of the messages.
+	Chatty float64 `json:"chatty,omitempty"`
 }
 
 func main() {
@@ -146,6 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.Child, "child", false, "internal: run as a child of -procs")
 	fs.BoolVar(&cfg.Quiet, "q", false, "no progress line")
 	fs.BoolVar(&cfg.CheckHistory, "check-history", false, "webchat: after the last step, page every conversation's history back to its first message and count answered messages missing from it (lost) or in it twice (duplicated)")
+	fs.Float64Var(&cfg.Chatty, "chatty", 0, "webchat: share of users (0 to 1) who type before each send (POST .../typing) and mark read every message they receive (POST .../read), as people do")
 	fs.DurationVar(&cfg.HistoryWait, "history-wait", 3*time.Second, "with -check-history, how long to wait after the last step (for the archive) before paging")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]\n\nLoad generator for webchat (and Nchan, side by side). Sends only to loopback addresses and stops by itself.\n\n")

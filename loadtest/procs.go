@@ -277,6 +277,7 @@ func childArgs(cfg config, i int, jsonPath string) []string {
 		"-hold", cfg.Hold.String(), "-seed", strconv.FormatUint(cfg.Seed+uint64(i), 10),
 		"-progress", max(cfg.Progress, time.Second).String(),
 		"-check-history=" + strconv.FormatBool(cfg.CheckHistory), "-history-wait", cfg.HistoryWait.String(),
+		"-chatty", strconv.FormatFloat(cfg.Chatty, 'f', -1, 64),
 	}
 }
 

@@ -184,6 +184,25 @@ func (d webchatDriver) poll(ctx context.Context, e *engine, u *user) ([]delivery
 	return out, nil
 }
 
+// convOf is the conversation u sends to at dest.
+func (webchatDriver) convOf(e *engine, u *user, dest int) string {
+	if e.cfg.Scenario == "group" {
+		return e.groups[dest].conv
+	}
+	f := e.users[dest]
+	return fmt.Sprintf("d%d-%d", min(u.id, f.id), max(u.id, f.id))
+}
+
+func (d webchatDriver) typing(ctx context.Context, e *engine, u *user, dest int) error {
+	_, err := doJSON(ctx, e.sendHC, "POST", u.base+"/api/conversations/"+d.convOf(e, u, dest)+"/typing", u.cookie, wTyping{Typing: true}, nil, 204)
+	return err
+}
+
+func (webchatDriver) read(ctx context.Context, e *engine, u *user, conv string, seq int64) error {
+	_, err := doJSON(ctx, e.sendHC, "POST", u.base+"/api/conversations/"+conv+"/read", u.cookie, wRead{Seq: seq}, nil, 204)
+	return err
+}
+
 func (webchatDriver) send(ctx context.Context, e *engine, u *user, dest int, body, clientID string) (sendAnswer, error) {
 	req := wSend{Body: body, ClientID: clientID}
 	var want string

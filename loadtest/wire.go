@@ -118,3 +118,11 @@ type wPoll struct {
 	Cursor string   `json:"cursor"`
 	Resync bool     `json:"resync"`
 }
+
+type wTyping struct {
+	Typing bool `json:"typing"`
+}
+
+type wRead struct {
+	Seq int64 `json:"seq"`
+}

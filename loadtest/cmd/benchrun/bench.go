@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ type scenario struct {
 	// Floor runs the same ladder against loadtest/cmd/floor too: net/http
 	// alone, no Redis, no sessions, driven as Nchan.
 	Floor bool `json:"floor,omitempty"`
+	// WebchatOnly: what it measures is webchat's alone (Nchan has no
+	// typing or receipts).
+	WebchatOnly bool `json:"webchat_only,omitempty"`
 }
 
 // scenarios are what `make bench` runs, about 9 minutes on 2 cores. A ladder
@@ -35,6 +39,8 @@ func scenarios(quick bool) []scenario {
 	s := []scenario{
 		{Name: "direct-1k", Title: "direct, 1,000 users polling: rate ladder", Nodes: 1, P99Goal: 100, Floor: true,
 			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,4000,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
+		{Name: "direct-1k-chatty", Title: "direct, 1,000 users polling, 10% of them typing before each send and reading what they receive: rate ladder", Nodes: 1, P99Goal: 100, WebchatOnly: true,
+			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,4000,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms", "-chatty", "0.1"}},
 		{Name: "direct-5k", Title: "direct, 5,000 users polling: rate ladder", Nodes: 1, P99Goal: 100,
 			Args: []string{"-scenario", "direct", "-users", "5000", "-rate", "500,1000,2000,3000,4000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
 		{Name: "group-500", Title: "group, 500 members all polling, 10 group messages/s", Nodes: 1, P99Goal: 250,
@@ -146,6 +152,9 @@ func runBench(ctx context.Context, args []string) error {
 		m.Scenarios = append(m.Scenarios, sc)
 		fmt.Printf("\n=== %s: %s\n", sc.Name, sc.Title)
 		ts := strings.Split(*targets, ",")
+		if sc.WebchatOnly {
+			ts = slices.DeleteFunc(ts, func(t string) bool { return t != "webchat" })
+		}
 		if sc.Floor && *floor != "" {
 			ts = append(ts, "floor")
 		}

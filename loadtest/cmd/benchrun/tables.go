@@ -64,6 +64,7 @@ func targetRows(w *strings.Builder, m *Manifest, res map[string]*result) {
 			}
 		}
 	}
+	chattyRows(w, res)
 	floorRow(w, res)
 	var lost, dup, nlost, ndup int64
 	for k, r := range res {
@@ -257,4 +258,32 @@ func errorKinds(m map[string]int64) string {
 	}
 	sortStrings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// chattyRows compare the direct ladder with and without users who type
+// and read (issue 18's bound: the highest rate within 10% of without), and
+// the node's and Redis's CPU per message at each rate both reached.
+func chattyRows(w *strings.Builder, res map[string]*result) {
+	plain, chatty := res["direct-1k/webchat"], res["direct-1k-chatty/webchat"]
+	if plain == nil || chatty == nil {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	bp, _ := best(plain, 100)
+	bc, _ := best(chatty, 100)
+	p("| direct, 1000 users, 10%% typing and reading: highest rate with p99 ≤ 100 ms, within 10%% of without (%.0f msg/s) | %.0f msg/s | | %s | %s |\n",
+		bp, bc, ratio(bc, bp), yes(bp > 0 && bc >= 0.9*bp))
+	for _, cs := range chatty.Steps {
+		for _, ps := range plain.Steps {
+			if ps.Rate != cs.Rate || ps.ServerCPUPerMsgUS == 0 || cs.ServerCPUPerMsgUS == 0 {
+				continue
+			}
+			p("| direct, 1000 users, %g msg/s: node CPU per message, 10%% typing and reading / none | %.0f µs / %.0f µs | | %s | |\n",
+				cs.Rate, cs.ServerCPUPerMsgUS, ps.ServerCPUPerMsgUS, ratio(cs.ServerCPUPerMsgUS, ps.ServerCPUPerMsgUS))
+			if cs.Redis != nil && ps.Redis != nil {
+				p("| direct, 1000 users, %g msg/s: Redis CPU per message, 10%% typing and reading / none | %.0f µs / %.0f µs | | %s | |\n",
+					cs.Rate, cs.Redis.CPUPerMsgUS, ps.Redis.CPUPerMsgUS, ratio(cs.Redis.CPUPerMsgUS, ps.Redis.CPUPerMsgUS))
+			}
+		}
+	}
 }
