@@ -330,13 +330,13 @@ func TestTypingIsEphemeralAndThrottled(t *testing.T) {
 	// (none was even queued for it), and nothing was counted as unread.
 	time.Sleep(time.Until(start.Add(10 * time.Second)))
 	ctx := context.Background()
-	inboxes, err := e.rdb.Keys(ctx, fmt.Sprintf("%sinbox:{u:%d}:*", e.prefix, bob.User.ID)).Result()
-	if err != nil {
-		t.Fatal(err)
+	devs, err := e.rdb.ZRange(ctx, fmt.Sprintf("%sdevices:{u:%d}", e.prefix, bob.User.ID), 0, -1).Result()
+	if err != nil || len(devs) != 3 {
+		t.Fatalf("bob's devices: %v %v", devs, err)
 	}
 	queued := 0
-	for _, k := range inboxes {
-		evs, _ := e.rdb.LRange(ctx, k, 0, -1).Result()
+	for _, d := range devs {
+		evs, _ := e.rdb.LRange(ctx, fmt.Sprintf("%sinbox:{u:%d}:%s", e.prefix, bob.User.ID, d), 0, -1).Result()
 		for _, ev := range evs {
 			if strings.Contains(ev, `"type":"typing"`) {
 				queued++

@@ -123,6 +123,10 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, gid store.GroupID, 
 		return err
 	}
 	s.publish(ctx, a, "group_left", "group", res.Group, target)
+	// Who left reads no more: their marker leaves the group's read counts.
+	if err := s.plane.ForgetReader(context.WithoutCancel(ctx), gid, target); err != nil {
+		s.log.Warn("forget a former member's reads", "group", gid, "request_id", s.requestID(ctx), "err", err)
+	}
 	for _, iv := range res.Cancelled {
 		s.publish(ctx, a, "group_invite_cancelled", "invite", iv, iv.To.ID)
 	}
