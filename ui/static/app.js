@@ -202,7 +202,16 @@ bus.onMessage = (m) => {
   }
 };
 
-addEventListener('pagehide', () => bus.post({ type: 'bye' }));
+// A page going away ends its poll at once (the server sees the hang-up,
+// and the friends see this device gone after the grace, not a whole poll
+// later); one the back-forward cache brings back polls again.
+addEventListener('pagehide', () => {
+  bus.post({ type: 'bye' });
+  if (self.leader) poller.stop();
+});
+addEventListener('pageshow', (e) => {
+  if (e.persisted && self.leader && S.me) poller.start();
+});
 
 // Browsers that do not resize the page for an on-screen keyboard (iOS
 // Safari ignores interactive-widget) shrink only the visual viewport: size
