@@ -31,7 +31,15 @@ func (s *Server) handleSetPresence() http.Handler {
 			s.writeError(w, r, badRequest("invalid_field", `Status must be "online", "away" or "invisible"`))
 			return
 		}
-		s.setPrefs(w, r, me.user, *req.Status, nil)
+		if err := s.graph.SetStatus(r.Context(), me.user, *req.Status); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.plane.SetPresence(r.Context(), me.user, *req.Status, nil); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
@@ -39,10 +47,13 @@ type settingsRequest struct {
 	Receipts *bool `json:"receipts"`
 }
 
-// handleSettings is PATCH /api/me: whether the user's reads send receipts.
+// handleSettings is PATCH /api/me: whether the user's reads send
+// receipts. It answers 200 {user}, as the account's other settings will.
+// SQL, the truth, first; then Redis.
 func (s *Server) handleSettings() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		me := currentSession(r.Context())
+		ctx := r.Context()
+		me := currentSession(ctx)
 		var req settingsRequest
 		if err := decode(w, r, &req); err != nil {
 			s.writeError(w, r, err)
@@ -52,34 +63,21 @@ func (s *Server) handleSettings() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		s.setPrefs(w, r, me.user, "", req.Receipts)
+		if err := s.graph.SetReceipts(ctx, me.user, *req.Receipts); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.plane.SetPresence(ctx, me.user, "", req.Receipts); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		user, err := s.graph.UserByID(ctx, me.user)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]store.User{"user": user})
 	})
-}
-
-// setPrefs stores a choice in SQL, the truth, then in Redis, which tells
-// the friends what changes, and answers 204.
-func (s *Server) setPrefs(w http.ResponseWriter, r *http.Request, u store.UserID, status string, receipts *bool) {
-	ctx := r.Context()
-	pr, err := s.graph.Prefs(ctx, u)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if status != "" {
-		pr.Status = status
-	}
-	if receipts != nil {
-		pr.Receipts = *receipts
-	}
-	if err := s.graph.SetPrefs(ctx, u, pr); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.plane.SetPresence(ctx, u, status, receipts); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 type typingRequest struct {

@@ -430,7 +430,11 @@ func TestReceiptsDirect(t *testing.T) {
 			t.Fatalf("PATCH /api/me %v: %d %s", bad, r.Status, r.Body)
 		}
 	}
-	bob.mustDo("PATCH", "/api/me", map[string]any{"receipts": false}, 204, nil)
+	var patched struct{ User struct{ ID int64 } }
+	bob.mustDo("PATCH", "/api/me", map[string]any{"receipts": false}, 200, &patched)
+	if patched.User.ID != int64(bob.User.ID) {
+		t.Fatalf("PATCH /api/me answered user %+v", patched.User)
+	}
 	bob2.drain()
 	m3 := alice.send(bob.User.ID, "single", "three")
 	bob.mustDo("POST", "/api/conversations/"+conv+"/read", map[string]any{"seq": m3.Seq}, 204, nil)

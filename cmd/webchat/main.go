@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	pl := plane.New(rdb, block, graph, plane.Options{
 		Prefix: cfg.RedisPrefix, HistoryCap: cfg.HistoryCap, InboxCap: cfg.InboxCap, DeviceTTL: cfg.DeviceTTL,
-		Archive: graph, ArchiveDelay: cfg.ArchiveDelay, People: graph, PresenceGrace: cfg.PresenceGrace,
+		Archive: graph, ArchiveDelay: cfg.ArchiveDelay, People: graph, PresenceGrace: cfg.PresenceGrace, Log: logger,
 	})
 	defer pl.Close()
 	if err := pl.LoadScripts(ctx); err != nil {

@@ -318,8 +318,7 @@ func (p *Plane) lastFromArchive(ctx context.Context, convs []string, last map[st
 // selfPrefs reads u's choices from their presence hash (status, receipts),
 // or from SQL when Redis lacks them.
 func (p *Plane) selfPrefs(ctx context.Context, u store.UserID, h []any) (store.Prefs, error) {
-	status, _ := h[0].(string)
-	receipts, _ := h[1].(string)
+	status, receipts := field(h, 0), field(h, 1)
 	if status != "" && receipts != "" {
 		return store.Prefs{Status: status, Receipts: receipts == "1"}, nil
 	}
@@ -335,15 +334,25 @@ func (p *Plane) selfPrefs(ctx context.Context, u store.UserID, h []any) (store.P
 
 // friendState reads a friend's presence hash (shown, since, seen,
 // receipts) and their read marker of the direct conversation.
+// A hash Redis did not answer (nil h) reads as unknown: offline, nothing
+// read, never a value by mistake.
 func friendState(h []any, read string) FriendState {
-	str := func(i int) string { v, _ := h[i].(string); return v }
 	num := func(v string) int64 { n, _ := strconv.ParseInt(v, 10, 64); return n }
-	fs := FriendState{Presence: str(0), Since: num(str(1)), LastSeen: num(str(2))}
+	fs := FriendState{Presence: field(h, 0), Since: num(field(h, 1)), LastSeen: num(field(h, 2))}
 	if fs.Presence == "" {
 		fs.Presence = store.PresenceOffline
 	}
-	if str(3) != "0" {
+	if field(h, 3) == "1" { // receipts on, as far as Redis knows
 		fs.PeerRead = num(read)
 	}
 	return fs
+}
+
+// field is HMGET's answer i as a string, "" when absent.
+func field(h []any, i int) string {
+	if i >= len(h) {
+		return ""
+	}
+	v, _ := h[i].(string)
+	return v
 }

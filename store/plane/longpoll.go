@@ -24,6 +24,12 @@ type Poller struct {
 	max   int64 // most polls waiting at once; 0: no bound
 	log   *slog.Logger
 
+	// Presence announcements a poll step asked for run beside the poll,
+	// never in its way: at most cap(ann) at once, one per user (busy: user
+	// → zero while one runs, or the time a failed one may be tried again).
+	ann  chan struct{}
+	busy sync.Map
+
 	mu       sync.Mutex
 	waiting  map[*waitingPoll]struct{}
 	n        atomic.Int64
@@ -65,22 +71,53 @@ func (p *Plane) NewPoller(o PollerOptions) *Poller {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Poller{p: p, w: o.Wakeups, slice: o.Slice, max: int64(o.MaxWaiting), waiting: map[*waitingPoll]struct{}{}, log: o.Log}
+	return &Poller{p: p, w: o.Wakeups, slice: o.Slice, max: int64(o.MaxWaiting), waiting: map[*waitingPoll]struct{}{}, log: o.Log,
+		ann: make(chan struct{}, maxAnnouncing)}
 }
 
-// step runs one poll step and announces what it changed of the user's
-// presence. A failed announcement is logged, not the poll's failure: the
-// sweeper sends it again.
+// maxAnnouncing bounds the presence announcements a node runs at once.
+const maxAnnouncing = 64
+
+// step runs one poll step and announces, beside the poll, what it changed
+// of the user's presence (a resync's waits for the session check).
 func (pl *Poller) step(ctx context.Context, q PollQuery, cursor, gen int64, mode, node string) (PollStep, error) {
 	st, err := pl.p.Poll(ctx, q.User, q.Device, cursor, gen, mode, node)
-	if err == nil && st.Presence != "" {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if perr := pl.p.presenceFlag(actx, q.User, st.Presence); perr != nil {
-			pl.log.Warn("presence: announce", "user", int64(q.User), "err", perr)
-		}
-		cancel()
+	if err == nil && st.Presence != "" && st.Outcome != PollResync {
+		pl.announce(q.User, st.Presence)
 	}
 	return st, err
+}
+
+// announce acts on a step's presence flag in the background. One already
+// running for the user, one that failed less than 5 s ago, or a node
+// announcing as much as it will, drops it: what the flag says stays in
+// Redis, and a later step hands it out again (the poll script repeats an
+// announcement not known delivered; a missing choice stays missing).
+func (pl *Poller) announce(u store.UserID, flag string) {
+	now := time.Now()
+	if v, loaded := pl.busy.LoadOrStore(u, time.Time{}); loaded {
+		until := v.(time.Time)
+		if until.IsZero() || now.Before(until) || !pl.busy.CompareAndSwap(u, v, time.Time{}) {
+			return
+		}
+	}
+	select {
+	case pl.ann <- struct{}{}:
+	default:
+		pl.busy.Delete(u)
+		return
+	}
+	go func() {
+		defer func() { <-pl.ann }()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := pl.p.presenceFlag(ctx, u, flag); err != nil {
+			pl.log.Warn("presence: announce", "user", int64(u), "err", err)
+			pl.busy.Store(u, time.Now().Add(5*time.Second))
+			return
+		}
+		pl.busy.Delete(u)
+	}()
 }
 
 // ended records that a poll's client hung up: its device was seen until
@@ -172,6 +209,9 @@ func (pl *Poller) Next(ctx context.Context, q PollQuery) (Answer, error) {
 					return Answer{}, err
 				}
 				return Answer{Outcome: PollLoggedOut}, nil
+			}
+			if st.Presence != "" {
+				pl.announce(q.User, st.Presence)
 			}
 			return Answer{Outcome: PollResync, EventID: st.EventID}, nil
 		case PollBadCursor, PollSuperseded:

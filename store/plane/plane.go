@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -58,6 +60,9 @@ type Options struct {
 	// friends still see them, default 45 s: a re-poll, a poll that moves
 	// to another node or a node that dies never shows them offline.
 	PresenceGrace time.Duration
+	// Log gets what the plane does on its own and cannot hand to a
+	// caller (an announcement to be sent again); nil: nowhere.
+	Log *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -97,6 +102,9 @@ func (o *Options) defaults() {
 	if o.PresenceGrace <= 0 {
 		o.PresenceGrace = 45 * time.Second
 	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 }
 
 // Access answers, from SQL, the rights the plane caches in Redis. The plane
@@ -128,6 +136,7 @@ type Plane struct {
 	batch   *batcher
 	archive Archive // o.Archive
 	people  People  // o.People
+	log     *slog.Logger
 	epoch   epochCache
 }
 
@@ -138,7 +147,7 @@ func New(rdb, block redis.UniversalClient, access Access, o Options) *Plane {
 	_, cluster := rdb.(*redis.ClusterClient)
 	s := loadScripts()
 	return &Plane{rdb: rdb, block: block, access: access, k: keys{o.Prefix}, o: o, s: s, kp: o.Prefix, single: !cluster,
-		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers), archive: o.Archive, people: o.People}
+		batch: newBatcher(s, rdb, o.Flushers, o.CallWait, o.CreditCallers), archive: o.Archive, people: o.People, log: o.Log}
 }
 
 // Close stops the plane once the script calls already sent are answered;

@@ -157,6 +157,17 @@ func (p *Plane) runPresence(ctx context.Context, u store.UserID, mode, status, r
 	if len(res) != 4 {
 		return unavailable("presence", fmt.Errorf("unexpected reply %v", v))
 	}
+	if res[0] == "load" {
+		// A set before Redis had the user's choices: those from SQL first
+		// (load announces), then the set again.
+		if mode == "load" {
+			return unavailable("presence", errors.New("load answered load"))
+		}
+		if err := p.loadPrefs(ctx, u); err != nil {
+			return err
+		}
+		return p.runPresence(ctx, u, mode, status, receipts)
+	}
 	return p.presenceFlag(ctx, u, res[1])
 }
 
@@ -173,9 +184,13 @@ func (p *Plane) announce(ctx context.Context, ch PresenceChange) error {
 		}
 	}
 	if err := p.fanOutPresence(ctx, ch); err != nil {
-		// Let the sweeper try again in a moment.
-		p.schedule(ctx, member, time.Now().Add(time.Second))
-		return err
+		// The sweeper sends it again in a moment (the hash says it is not
+		// known delivered); the change itself stands, so this is no failure
+		// of the caller's (a log-out, a status change).
+		if serr := p.schedule(ctx, member, time.Now().Add(time.Second)); serr != nil {
+			return errors.Join(err, serr)
+		}
+		p.log.Warn("presence: announce, to be sent again", "user", int64(ch.User), "err", err)
 	}
 	return nil
 }
@@ -192,13 +207,18 @@ func (p *Plane) fanOutPresence(ctx context.Context, ch PresenceChange) error {
 		ch.User, ch.Presence, ch.LastSeen, ch.Since)
 	ds := make([]Delivery, len(friends))
 	for i, f := range friends {
-		ds[i] = Delivery{To: f, Payload: payload}
+		// Only polling devices: one that comes back later reads presence
+		// from /api/me, so none fills its inbox with a day of comings
+		// and goings.
+		ds[i] = Delivery{To: f, Payload: payload, Live: true}
 	}
 	if _, err := p.Publish(ctx, ds); err != nil {
 		return err
 	}
-	// Delivered: the sweeper need not send it again.
-	if err := p.rdb.HSet(ctx, p.k.presence(ch.User), "ann", ch.Since).Err(); err != nil {
+	// Delivered: the sweeper need not send it again (ann only rises, so a
+	// slower fan-out of an older change does not undo a newer one's mark).
+	keys := []string{p.k.devices(ch.User), p.k.presence(ch.User)}
+	if _, err := p.run(ctx, p.s.presence, keys, "ann", p.graceMS(), ch.Since, ""); err != nil {
 		return unavailable("mark presence announced", err)
 	}
 	return nil
@@ -268,8 +288,9 @@ func (s *Sweeper) settle(ctx context.Context, key, lease string, members []strin
 	next := make([]any, 0, 1+2*len(members))
 	next = append(next, lease)
 	var errs []error
+	checks := s.checks(ctx, members)
 	for _, m := range members {
-		when, err := s.do(ctx, m)
+		when, err := s.do(ctx, m, checks[m])
 		if err != nil {
 			errs = append(errs, err)
 			when = strconv.FormatInt(time.Now().Add(time.Second).UnixMilli(), 10)
@@ -282,25 +303,58 @@ func (s *Sweeper) settle(ctx context.Context, key, lease string, members []strin
 	return errors.Join(errs...)
 }
 
+// checks runs the presence checks of the claimed users in one pipeline.
+func (s *Sweeper) checks(ctx context.Context, members []string) map[string]*evalCall {
+	p := s.p
+	calls := map[string]*evalCall{}
+	var list []*evalCall
+	for _, m := range members {
+		id, ok := strings.CutPrefix(m, "p:")
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		u := store.UserID(n)
+		c := &evalCall{script: p.s.presence, keys: []string{p.k.devices(u), p.k.presence(u)}, args: []any{"check", p.graceMS(), "", ""}}
+		calls[m] = c
+		list = append(list, c)
+	}
+	if len(list) > 0 {
+		p.s.runPipelined(ctx, p.rdb, list, false) // each call's error is its own
+	}
+	return calls
+}
+
 // do does one member's due: it returns when it is due next ("-": not
-// again).
-func (s *Sweeper) do(ctx context.Context, m string) (string, error) {
+// again). check is the member's presence check, already run.
+func (s *Sweeper) do(ctx context.Context, m string, check *evalCall) (string, error) {
 	p := s.p
 	kind, id, _ := strings.Cut(m, ":")
 	switch kind {
 	case "p":
 		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
+		if err != nil || check == nil {
 			return "-", nil
 		}
 		u := store.UserID(n)
-		v, err := p.run(ctx, p.s.presence, []string{p.k.devices(u), p.k.presence(u)}, "check", p.graceMS(), "", "")
-		if err != nil {
+		if check.cmd == nil || check.cmd.Err() != nil {
+			err := errors.New("not sent")
+			if check.cmd != nil {
+				err = check.cmd.Err()
+			}
 			return "", unavailable("check presence", err)
 		}
-		res := asStrings(v)
+		res := asStrings(check.cmd.Val())
 		if len(res) != 4 {
-			return "", unavailable("check presence", fmt.Errorf("unexpected reply %v", v))
+			return "", unavailable("check presence", fmt.Errorf("unexpected reply %v", check.cmd.Val()))
+		}
+		if res[0] == "load" {
+			// Redis lost the user's choices: read them back (which shows
+			// what they say), and look again next round.
+			if err := p.loadPrefs(ctx, u); err != nil {
+				return "", err
+			}
+			return strconv.FormatInt(time.Now().UnixMilli(), 10), nil
 		}
 		ann := cmpOr(res[1], res[3])
 		if ann != "" {

@@ -33,18 +33,23 @@ func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev,
 	}
 	conv := c.String()
 	if !c.IsGroup() {
+		// An ex-friend reads the history but learns nothing of the reads.
+		if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
+			return err
+		}
 		payload := fmt.Appendf(nil, `{"type":"receipt","conv":"%s","user_id":%d,"seq":%d}`, conv, u, seq)
 		_, err := p.Publish(ctx, []Delivery{{To: c.Other(u), Payload: payload}})
 		return err
 	}
-	v, err := p.run(ctx, p.s.receipt, []string{p.k.reads(conv), p.k.rcpt(conv)}, int64(u), prev, seq, ReceiptGap.Milliseconds())
+	keys := []string{p.k.reads(conv), p.k.rcpt(conv), p.k.members(conv)}
+	v, err := p.run(ctx, p.s.receipt, keys, int64(u), prev, seq, ReceiptGap.Milliseconds())
 	if err != nil {
 		return unavailable("queue receipt", err)
 	}
 	due, _ := v.(int64)
 	switch {
 	case due == 0:
-		return nil // a flush is due already
+		return nil // not a member: nothing to count
 	case due > 0:
 		return p.schedule(ctx, receiptMember(conv), time.UnixMilli(due))
 	}
@@ -102,6 +107,9 @@ func (p *Plane) Readers(ctx context.Context, u store.UserID, c store.Conv, seq i
 	}
 	conv := c.String()
 	if !c.IsGroup() {
+		if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
+			return []store.UserID{}, err
+		}
 		peer := c.Other(u)
 		pipe := p.rdb.Pipeline()
 		read := pipe.HGet(ctx, p.k.unread(peer), conv+":read")
@@ -110,7 +118,7 @@ func (p *Plane) Readers(ctx context.Context, u store.UserID, c store.Conv, seq i
 			return nil, unavailable("read receipts", err)
 		}
 		upto, _ := read.Int64()
-		if upto >= seq && on.Val() != "0" {
+		if upto >= seq && on.Val() == "1" { // unknown is off: never shown by mistake
 			return []store.UserID{peer}, nil
 		}
 		return []store.UserID{}, nil
@@ -126,6 +134,19 @@ func (p *Plane) Readers(ctx context.Context, u store.UserID, c store.Conv, seq i
 		}
 	}
 	return out, nil
+}
+
+// stillFriends says whether the two of a direct conversation are friends
+// (the pair key, or SQL when Redis lost it).
+func (p *Plane) stillFriends(ctx context.Context, c store.Conv) (bool, error) {
+	n, err := p.rdb.Exists(ctx, p.k.pair(c.String())).Result()
+	if err != nil {
+		return false, unavailable("read friendship", err)
+	}
+	if n == 1 || p.access == nil {
+		return n == 1, nil
+	}
+	return p.access.AreFriends(ctx, c.Lo, c.Hi)
 }
 
 // ForgetReader takes a member who left a group out of its read counts.
@@ -186,9 +207,9 @@ func (p *Plane) Typing(ctx context.Context, u store.UserID, c store.Conv, typing
 	}
 	// A notice that expires leads with its until (Expired reads it there);
 	// a stop, whose until is now, is never dropped as late.
-	payload := fmt.Appendf(nil, `{"type":"typing","until":%d,"conv":"%s","user_id":%d}`, until, conv, u)
+	payload := fmt.Appendf(nil, `{"type":"typing","until":%d,"conv":"%s","user_id":%d,"typing":true}`, until, conv, u)
 	if !typing {
-		payload = fmt.Appendf(nil, `{"type":"typing","conv":"%s","user_id":%d,"until":%d}`, conv, u, until)
+		payload = fmt.Appendf(nil, `{"type":"typing","conv":"%s","user_id":%d,"typing":false,"until":%d}`, conv, u, until)
 	}
 	ds := make([]Delivery, len(to))
 	for i, r := range to {

@@ -22,13 +22,25 @@ func (g *Graph) Prefs(ctx context.Context, u store.UserID) (store.Prefs, error) 
 	return p, nil
 }
 
-// SetPrefs stores what u chose to show others.
-func (g *Graph) SetPrefs(ctx context.Context, u store.UserID, p store.Prefs) error {
-	receipts := 0
-	if p.Receipts {
-		receipts = 1
+// SetStatus stores the status u chose (store.ValidStatus: the caller's
+// check).
+func (g *Graph) SetStatus(ctx context.Context, u store.UserID, status string) error {
+	return g.setPref(ctx, u, `UPDATE users SET status = ? WHERE id = ?`, status)
+}
+
+// SetReceipts stores whether u's reads send receipts.
+func (g *Graph) SetReceipts(ctx context.Context, u store.UserID, on bool) error {
+	v := 0
+	if on {
+		v = 1
 	}
-	res, err := g.pool().exec(ctx, `UPDATE users SET status = ?, receipts = ? WHERE id = ?`, p.Status, receipts, u)
+	return g.setPref(ctx, u, `UPDATE users SET receipts = ? WHERE id = ?`, v)
+}
+
+// setPref changes one column only, so that two choices made at once (a
+// status here, receipts there) both stand.
+func (g *Graph) setPref(ctx context.Context, u store.UserID, query string, v any) error {
+	res, err := g.pool().exec(ctx, query, v, u)
 	if err != nil {
 		return unavailable("store prefs", err)
 	}

@@ -448,5 +448,13 @@ setInterval(() => {
 setInterval(() => {
   if (S.me && !document.hidden) changed();
 }, CLOCK_MS);
+// A computer that slept missed presence and receipts (they go only to
+// devices polling at the time): a timer that fires far too late says so.
+let tick = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  if (S.me && now - tick > 30_000) refreshMe();
+  tick = now;
+}, 5_000);
 
 boot();

@@ -55,8 +55,9 @@ export function setTypingListener(fn) {
   onTypingChange = fn;
 }
 
-// applyTyping takes a typing event: someone types until ev.until (a stop
-// has until = now).
+// applyTyping takes a typing event: someone types until ev.until, or
+// stopped (typing false). until is the server's clock: held against this
+// one's, which may be off, it is kept to 1–6 s from now.
 export function applyTyping(ev) {
   if (!S.me || ev.user_id === S.me.id) return;
   let m = typing.get(ev.conv);
@@ -64,8 +65,12 @@ export function applyTyping(ev) {
     m = new Map();
     typing.set(ev.conv, m);
   }
-  if (ev.until > Date.now()) m.set(ev.user_id, ev.until);
-  else m.delete(ev.user_id);
+  if (ev.typing === false) {
+    m.delete(ev.user_id);
+  } else {
+    const left = Math.min(6000, Math.max(1000, (ev.until || 0) - Date.now()));
+    m.set(ev.user_id, Date.now() + left);
+  }
   expireTyping();
 }
 
@@ -106,6 +111,8 @@ export function typingLine(convId) {
 export function forgetTyping() {
   typing.clear();
   clearTimeout(typingTimer);
+  myTyping = { conv: null, at: 0 };
+  onTypingChange();
 }
 
 // Typing of mine: tell the conversation while the composer has text, at

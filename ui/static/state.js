@@ -93,13 +93,19 @@ export function loadMe(data) {
   if (S.me && S.me.id !== data.user.id) reset();
   S.me = data.user;
   rememberUser(data.user);
+  const before = new Map(S.friends);
   S.friends.clear();
   for (const f of data.friends || []) {
     rememberUser(f);
-    S.friends.set(f.id, {
+    const entry = {
       id: f.id, username: f.username, display_name: f.display_name, conv: f.conv || dmConv(S.me.id, f.id), online: !!f.online,
       presence: f.presence || (f.online ? 'online' : 'offline'), last_seen: f.last_seen || 0, since: f.presence_since || 0, peer_read: f.peer_read || 0,
-    });
+    };
+    // A presence event newer than this answer, or a receipt, stays.
+    const old = before.get(f.id);
+    if (old && old.since > entry.since) Object.assign(entry, { presence: old.presence, last_seen: old.last_seen, since: old.since, online: old.online });
+    if (old && old.peer_read > entry.peer_read && entry.peer_read > 0) entry.peer_read = old.peer_read;
+    S.friends.set(f.id, entry);
     takeSummary(f.conv || dmConv(S.me.id, f.id), f);
     S.past.delete(f.id);
   }

@@ -22,13 +22,20 @@ local batch, mode = tonumber(ARGV[7]), ARGV[9]
 local now = now_ms()
 
 -- A polling device is live: friends see the user's status, unless it
--- shows already (or is invisible).
+-- shows already (or is invisible). An announcement not known delivered
+-- (ann behind since: the node that made it died, or its fan-out failed)
+-- is handed out again, at most every 5 s.
 local function presence()
-  local st = redis.call('HMGET', KEYS[6], 'status', 'shown')
+  local st = redis.call('HMGET', KEYS[6], 'status', 'shown', 'since', 'seen', 'ann', 'retry')
   if not st[1] then return 'load' end
   local want = presence_target(st[1], true)
-  if want == (st[2] or 'offline') then return '' end
-  return presence_show(KEYS[6], want, now, now)
+  local shown = st[2] or 'offline'
+  if want ~= shown then return presence_show(KEYS[6], want, now, now) end
+  if shown ~= 'offline' and st[3] and st[3] ~= st[5] and now - tonumber(st[6] or st[3]) > 5000 then
+    redis.call('HSET', KEYS[6], 'retry', now)
+    return shown .. ':' .. st[3] .. ':' .. (st[4] or st[3])
+  end
+  return ''
 end
 
 local score = redis.call('ZSCORE', KEYS[2], dev)
