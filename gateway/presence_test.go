@@ -22,6 +22,7 @@ type watcher struct {
 	got    []seenEvent
 	cancel context.CancelFunc
 	done   chan struct{}
+	ready  chan struct{} // closed once a poll was answered: the device is polling
 }
 
 type seenEvent struct {
@@ -32,11 +33,18 @@ type seenEvent struct {
 // watch starts polling for c until stop or the end of the test.
 func (c *client) watch() *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{c: c, cancel: cancel, done: make(chan struct{})}
+	w := &watcher{c: c, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer close(w.done)
+		// The first poll answers at once: from then on the device polls,
+		// and gets live events (presence, typing) that come after.
+		first := true
 		for ctx.Err() == nil {
-			r := c.doCtx(ctx, "GET", c.pollPath(1), nil)
+			timeout := 1
+			if first {
+				timeout = 0
+			}
+			r := c.doCtx(ctx, "GET", c.pollPath(timeout), nil)
 			if r.Status != http.StatusOK {
 				time.Sleep(50 * time.Millisecond)
 				continue
@@ -46,6 +54,10 @@ func (c *client) watch() *watcher {
 				continue
 			}
 			c.cursor = a.Cursor
+			if first {
+				first = false
+				close(w.ready)
+			}
 			now := time.Now()
 			w.mu.Lock()
 			for _, ev := range a.Events {
@@ -55,6 +67,11 @@ func (c *client) watch() *watcher {
 		}
 	}()
 	c.e.t.Cleanup(w.stop)
+	select {
+	case <-w.ready:
+	case <-time.After(10 * time.Second):
+		c.e.t.Fatalf("%s's first poll did not come back", c.User.Username)
+	}
 	return w
 }
 
@@ -114,7 +131,6 @@ func TestPresenceReachesFriendsOnlyAndOfflineOnce(t *testing.T) {
 	alice, bob, carol := e.signup("alice"), e.signup("bob"), e.signup("carol")
 	befriend(alice, bob)
 	bw, cw := bob.watch(), carol.watch()
-	time.Sleep(300 * time.Millisecond) // bob's and carol's polls wait
 
 	// Alice's first poll: online on Bob's poll within 2 s.
 	start := time.Now()
@@ -380,7 +396,6 @@ func TestReceiptsDirect(t *testing.T) {
 	bob2 := bob.login()
 	conv := fmt.Sprintf("d%d-%d", alice.User.ID, bob.User.ID)
 	aw := alice.watch()
-	time.Sleep(300 * time.Millisecond)
 	m1 := alice.send(bob.User.ID, "single", "one")
 	m2 := alice.send(bob.User.ID, "single", "two")
 

@@ -20,6 +20,7 @@ type presenceWatch struct {
 	friend int64
 	mu     sync.Mutex
 	seen   []string
+	polls  int // answered
 }
 
 func (w *presenceWatch) run(stop <-chan struct{}) {
@@ -43,6 +44,7 @@ func (w *presenceWatch) run(stop <-chan struct{}) {
 			continue
 		}
 		w.mu.Lock()
+		w.polls++
 		for _, ev := range p.Events {
 			if ev.Type == "presence" && ev.UserID == w.friend {
 				w.seen = append(w.seen, ev.Presence)
@@ -80,6 +82,14 @@ func TestKillNodeHoldingThePollShowsNoOffline(t *testing.T) {
 		go func() { defer wg.Done(); w.run(stop) }()
 	}
 
+	// Presence goes to devices polling when it changes: theirs are now.
+	storetest.WaitFor(t, 10*time.Second, "bob and carol polling", func() bool {
+		watch.mu.Lock()
+		defer watch.mu.Unlock()
+		stranger.mu.Lock()
+		defer stranger.mu.Unlock()
+		return watch.polls > 0 && stranger.polls > 0
+	})
 	// Alice's tab: long polls, retried at once after an error.
 	aliceStop := make(chan struct{})
 	aliceDone := make(chan struct{})
@@ -88,7 +98,7 @@ func TestKillNodeHoldingThePollShowsNoOffline(t *testing.T) {
 		loop := &pollLoop{c: alice, url: c.lb}
 		loop.run(aliceStop)
 	}()
-	storetest.WaitFor(t, 3*time.Second, "bob to see alice online", func() bool { return watch.got() == "[online]" })
+	storetest.WaitFor(t, 2*time.Second+time.Second, "bob to see alice online", func() bool { return watch.got() == "[online]" })
 
 	var holder *proc
 	storetest.WaitFor(t, 10*time.Second, "alice's poll to wait on a node", func() bool {
