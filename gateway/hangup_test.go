@@ -100,7 +100,7 @@ func TestHungUpPollCountsAsCancelled(t *testing.T) {
 	e := newEnv(t, envOpts{hook: hook})
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
-	bob.poll(0) // bob's session is in the node's cache from here on
+	bob.poll(0)            // bob's session is in the node's cache from here on
 	e.presenceSettled(bob) // his first poll's announcement is not the pipeline held below
 
 	hook.armed.Store(true)
