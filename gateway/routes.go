@@ -26,6 +26,14 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	// others go through the same middleware as every authenticated route.
 	send := s.handleSend()
 	r.Handle("/api/messages", s.readOnlySession(send, s.secureCookies(s.sm.LoadAndSave(s.requireUser(send))))).Methods(http.MethodPost)
+	// As do a read and a typing notice, which come with nearly every
+	// message from the people in a conversation.
+	for path, h := range map[string]http.Handler{
+		"/api/conversations/{conv}/read":   s.handleRead(),
+		"/api/conversations/{conv}/typing": s.handleTyping(),
+	} {
+		r.Handle(path, s.readOnlySession(h, s.secureCookies(s.sm.LoadAndSave(s.requireUser(h))))).Methods(http.MethodPost)
+	}
 
 	api := r.PathPrefix("/api").Subrouter()
 	api.Use(s.secureCookies, s.sm.LoadAndSave)
@@ -52,8 +60,6 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleSetRole()).Methods(http.MethodPatch)
 	authed.Handle("/groups/{id}/members/{user_id}", s.handleRemoveMember()).Methods(http.MethodDelete)
 	authed.Handle("/conversations/{conv}/messages", s.handleHistory()).Methods(http.MethodGet)
-	authed.Handle("/conversations/{conv}/read", s.handleRead()).Methods(http.MethodPost)
-	authed.Handle("/conversations/{conv}/typing", s.handleTyping()).Methods(http.MethodPost)
 	authed.Handle("/conversations/{conv}/receipts", s.handleReceipts()).Methods(http.MethodGet)
 	authed.Handle("/conversations/past", s.handlePastConversations()).Methods(http.MethodGet)
 	authed.Handle("/conversations/{conv}/senders", s.handleSenders()).Methods(http.MethodGet)

@@ -38,9 +38,9 @@ type scenario struct {
 func scenarios(quick bool) []scenario {
 	s := []scenario{
 		{Name: "direct-1k", Title: "direct, 1,000 users polling: rate ladder", Nodes: 1, P99Goal: 100, Floor: true,
-			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,4000,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
+			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,3500,4000,4500,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
 		{Name: "direct-1k-chatty", Title: "direct, 1,000 users polling, 10% of them typing before each send and reading what they receive: rate ladder", Nodes: 1, P99Goal: 100, WebchatOnly: true,
-			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,4000,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms", "-chatty", "0.1"}},
+			Args: []string{"-scenario", "direct", "-users", "1000", "-rate", "500,1000,1500,2000,3000,3500,4000,4500,5000,6000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms", "-chatty", "0.1"}},
 		{Name: "direct-5k", Title: "direct, 5,000 users polling: rate ladder", Nodes: 1, P99Goal: 100,
 			Args: []string{"-scenario", "direct", "-users", "5000", "-rate", "500,1000,2000,3000,4000", "-warmup", "3s", "-duration", "10s", "-drain", "5s", "-stop-p99", "250ms"}},
 		{Name: "group-500", Title: "group, 500 members all polling, 10 group messages/s", Nodes: 1, P99Goal: 250,
