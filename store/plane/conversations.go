@@ -26,8 +26,8 @@ func (p *Plane) History(ctx context.Context, u store.UserID, c store.Conv, befor
 	if err != nil {
 		return nil, false, err
 	}
-	msgs := make([]json.RawMessage, 0, len(res)-4)
-	for _, v := range res[4:] {
+	msgs := make([]json.RawMessage, 0, len(res)-5)
+	for _, v := range res[5:] {
 		if s, ok := v.(string); ok {
 			msgs = append(msgs, json.RawMessage(s))
 		}
@@ -100,7 +100,7 @@ func (p *Plane) history(ctx context.Context, u store.UserID, c store.Conv, befor
 		if res[0] != "ok" {
 			return nil, unavailable("read history", fmt.Errorf("unexpected status %v", res[0]))
 		}
-		if len(res) < 3 {
+		if len(res) < 5 {
 			return nil, unavailable("read history", fmt.Errorf("short reply %v", v))
 		}
 		return res, nil
@@ -117,6 +117,7 @@ func (p *Plane) MarkRead(ctx context.Context, u store.UserID, dev string, c stor
 	}
 	conv := c.String()
 	last, _ := res[1].(int64)
+	paired, _ := res[4].(int64)
 	if last == 0 && seq > 0 && p.archive != nil {
 		// A counter lost with Redis and not yet restored: SQL knows.
 		if last, err = p.archive.LastSeq(ctx, conv); err != nil {
@@ -148,7 +149,7 @@ func (p *Plane) MarkRead(ctx context.Context, u store.UserID, dev string, c stor
 	if rose == 1 {
 		prev, _ := out[2].(int64)
 		receipts, _ := out[3].(string)
-		if err := p.receipt(ctx, u, c, prev, seq, receipts); err != nil {
+		if err := p.receipt(ctx, u, c, prev, seq, receipts, paired == 1); err != nil {
 			// The marker stands (one source of truth); the other side sees
 			// it on their next /api/me or receipts request.
 			return n, fmt.Errorf("%w: %w", ErrReceiptNotSent, err)

@@ -279,6 +279,18 @@ func (p *Plane) publish(ctx context.Context, ds []Delivery) (done []store.UserID
 	if len(ds) == 0 {
 		return nil, 0, nil
 	}
+	if len(ds) == 1 {
+		// One recipient (a receipt, a typing notice, a direct message on
+		// a cluster): with the other requests' calls, in the next
+		// pipeline, rather than a round trip of its own.
+		c := p.deliveryCall(ds[0])
+		v, err := p.run(ctx, c.script, c.keys, c.args...)
+		if err != nil {
+			return nil, 0, unavailable("deliver", err)
+		}
+		n, _ := v.(int64)
+		return []store.UserID{ds[0].To}, int(n), nil
+	}
 	calls := make([]*evalCall, len(ds))
 	for i, d := range ds {
 		calls[i] = p.deliveryCall(d)

@@ -16,8 +16,9 @@ import (
 // conversation the other person, at once; in a group the authors of the
 // messages read, their read counts batched to one flush per ReceiptGap. A
 // user who turned receipts off tells nobody. receipts is what the read
-// script found of u's choice ("" when Redis lacks it).
-func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev, seq int64, receipts string) error {
+// script found of u's choice ("" when Redis lacks it); paired, that the
+// pair key said they are friends (else SQL is asked).
+func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev, seq int64, receipts string, paired bool) error {
 	if receipts == "" {
 		pr, err := p.prefs(ctx, u)
 		if err != nil {
@@ -34,8 +35,10 @@ func (p *Plane) receipt(ctx context.Context, u store.UserID, c store.Conv, prev,
 	conv := c.String()
 	if !c.IsGroup() {
 		// An ex-friend reads the history but learns nothing of the reads.
-		if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
-			return err
+		if !paired {
+			if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
+				return err
+			}
 		}
 		payload := fmt.Appendf(nil, `{"type":"receipt","conv":"%s","user_id":%d,"seq":%d}`, conv, u, seq)
 		_, err := p.Publish(ctx, []Delivery{{To: c.Other(u), Payload: payload}})
@@ -102,13 +105,16 @@ func (p *Plane) flushReceipts(ctx context.Context, conv string) (string, error) 
 // seq. In a direct conversation that is the other person, if they read
 // that far and send receipts. Who may not read c gets ErrConvNotFound.
 func (p *Plane) Readers(ctx context.Context, u store.UserID, c store.Conv, seq int64) ([]store.UserID, error) {
-	if _, err := p.history(ctx, u, c, 0, 0); err != nil {
+	res, err := p.history(ctx, u, c, 0, 0)
+	if err != nil {
 		return nil, err
 	}
 	conv := c.String()
 	if !c.IsGroup() {
-		if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
-			return []store.UserID{}, err
+		if paired, _ := res[4].(int64); paired != 1 {
+			if ok, err := p.stillFriends(ctx, c); err != nil || !ok {
+				return []store.UserID{}, err
+			}
 		}
 		peer := c.Other(u)
 		pipe := p.rdb.Pipeline()
