@@ -24,11 +24,12 @@ type user struct {
 	friends []int32
 	group   int32 // index into engine.groups, -1 if none
 
-	cursor  string           // webchat poll cursor
-	lastMod string           // nchan If-Modified-Since
-	etag    string           // nchan If-None-Match
-	got     map[uint64]int64 // message id → seq first received
-	chatty  bool             // types before sending, reads what arrives (-chatty)
+	cursor  string            // webchat poll cursor
+	lastMod string            // nchan If-Modified-Since
+	etag    string            // nchan If-None-Match
+	got     map[uint64]int64  // message id → seq first received
+	chatty  bool              // types before sending, reads what arrives (-chatty)
+	typed   map[int]time.Time // dest → last typing notice, as the browser paces them (typedMu)
 }
 
 type group struct {
@@ -90,6 +91,7 @@ type engine struct {
 	rng      *rand.Rand // the sender goroutine's only
 
 	protoOnce sync.Once
+	typedMu   sync.Mutex // users' typed maps (sends run concurrently)
 }
 
 func newEngine(cfg config) *engine {
@@ -352,7 +354,7 @@ func (e *engine) send(ctx context.Context, id uint64, u *user, dest int, body, c
 	if e.cfg.Target == "nchan" {
 		attempts = 1 // a publish has no client_id: a retry could store it twice
 	}
-	if c, ok := e.drv.(chatter); ok && u.chatty {
+	if c, ok := e.drv.(chatter); ok && u.chatty && e.typingDue(u, dest) {
 		// Typing first, as a person does; its failure is counted, not the send's.
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := c.typing(tctx, e, u, dest); err != nil && ctx.Err() == nil {
@@ -397,4 +399,25 @@ func randomID(n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// typingEvery is the browser's pace of typing notices in one conversation
+// (ui/static/presence.js, TYPING_EVERY): a person typing message after
+// message sends one every 2.5 s, not one per message.
+const typingEvery = 2500 * time.Millisecond
+
+// typingDue says whether u, about to send to dest, would have told the
+// conversation it types since the last notice, and notes it if so.
+func (e *engine) typingDue(u *user, dest int) bool {
+	e.typedMu.Lock()
+	defer e.typedMu.Unlock()
+	now := time.Now()
+	if u.typed == nil {
+		u.typed = map[int]time.Time{}
+	}
+	if now.Sub(u.typed[dest]) < typingEvery {
+		return false
+	}
+	u.typed[dest] = now
+	return true
 }
