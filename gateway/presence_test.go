@@ -470,9 +470,6 @@ func TestReceiptsDirect(t *testing.T) {
 }
 
 func TestReceiptsInALargeGroupAreBatched(t *testing.T) {
-	if testing.Short() {
-		t.Skip("500 members")
-	}
 	e := newEnv(t, envOpts{})
 	const n = 500
 	alice := e.signup("alice")

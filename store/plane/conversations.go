@@ -323,14 +323,7 @@ func (p *Plane) selfPrefs(ctx context.Context, u store.UserID, h []any) (store.P
 	if status != "" && receipts != "" {
 		return store.Prefs{Status: status, Receipts: receipts == "1"}, nil
 	}
-	pr, err := p.prefs(ctx, u)
-	if err != nil {
-		return store.Prefs{}, err
-	}
-	if err := p.runPresence(ctx, u, "load", pr.Status, boolArg(pr.Receipts)); err != nil {
-		return store.Prefs{}, err
-	}
-	return pr, nil
+	return p.loadPrefs(ctx, u)
 }
 
 // friendState reads a friend's presence hash (shown, since, seen,

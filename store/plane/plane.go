@@ -246,7 +246,7 @@ type Delivery struct {
 	Seq        int64
 	Unread     bool
 	// Live makes the event ephemeral: only devices polling now get it
-	// (LiveWindow), none has it queued for later.
+	// (liveWindow), none has it queued for later.
 	Live bool
 }
 
@@ -257,7 +257,7 @@ func (p *Plane) deliveryCall(d Delivery) *evalCall {
 	}
 	live := int64(0)
 	if d.Live {
-		live = p.LiveWindow().Milliseconds()
+		live = p.liveWindow().Milliseconds()
 	}
 	return &evalCall{
 		script: p.s.deliver,

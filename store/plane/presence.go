@@ -1,6 +1,7 @@
 package plane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,10 +72,10 @@ const (
 
 func (p *Plane) graceMS() int64 { return p.o.PresenceGrace.Milliseconds() }
 
-// LiveWindow is how recently a device must have polled to get ephemeral
+// liveWindow is how recently a device must have polled to get ephemeral
 // events: a waiting poll refreshes its device every slice, and a slice is
 // at most half the presence grace (NewPoller).
-func (p *Plane) LiveWindow() time.Duration { return p.o.PresenceGrace/2 + 5*time.Second }
+func (p *Plane) liveWindow() time.Duration { return p.o.PresenceGrace/2 + 5*time.Second }
 
 // dueKey is the partition of the due sets that member is in.
 func (p *Plane) dueKey(member string) string {
@@ -103,7 +104,8 @@ func (p *Plane) presenceFlag(ctx context.Context, u store.UserID, flag string) e
 	case "":
 		return nil
 	case "load":
-		return p.loadPrefs(ctx, u)
+		_, err := p.loadPrefs(ctx, u)
+		return err
 	}
 	ch, ok := parseAnnouncement(u, flag)
 	if !ok {
@@ -121,13 +123,13 @@ func (p *Plane) prefs(ctx context.Context, u store.UserID) (store.Prefs, error) 
 }
 
 // loadPrefs writes u's choices from SQL into Redis where Redis has none,
-// and announces what that changes.
-func (p *Plane) loadPrefs(ctx context.Context, u store.UserID) error {
+// announces what that changes, and returns the choices.
+func (p *Plane) loadPrefs(ctx context.Context, u store.UserID) (store.Prefs, error) {
 	pr, err := p.prefs(ctx, u)
 	if err != nil {
-		return err
+		return store.Prefs{}, err
 	}
-	return p.runPresence(ctx, u, "load", pr.Status, boolArg(pr.Receipts))
+	return pr, p.runPresence(ctx, u, "load", pr.Status, boolArg(pr.Receipts))
 }
 
 func boolArg(b bool) string {
@@ -163,7 +165,7 @@ func (p *Plane) runPresence(ctx context.Context, u store.UserID, mode, status, r
 		if mode == "load" {
 			return unavailable("presence", errors.New("load answered load"))
 		}
-		if err := p.loadPrefs(ctx, u); err != nil {
+		if _, err := p.loadPrefs(ctx, u); err != nil {
 			return err
 		}
 		return p.runPresence(ctx, u, mode, status, receipts)
@@ -351,12 +353,12 @@ func (s *Sweeper) do(ctx context.Context, m string, check *evalCall) (string, er
 		if res[0] == "load" {
 			// Redis lost the user's choices: read them back (which shows
 			// what they say), and look again next round.
-			if err := p.loadPrefs(ctx, u); err != nil {
+			if _, err := p.loadPrefs(ctx, u); err != nil {
 				return "", err
 			}
 			return strconv.FormatInt(time.Now().UnixMilli(), 10), nil
 		}
-		ann := cmpOr(res[1], res[3])
+		ann := cmp.Or(res[1], res[3])
 		if ann != "" {
 			ch, ok := parseAnnouncement(u, ann)
 			if !ok {
@@ -375,11 +377,4 @@ func (s *Sweeper) do(ctx context.Context, m string, check *evalCall) (string, er
 		return p.flushReceipts(ctx, id)
 	}
 	return "-", nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
