@@ -282,17 +282,3 @@ func (c *client) eventsUntil(t *testing.T, deadline time.Duration, done func(eve
 	t.Fatalf("%s: no such event before the deadline; got %+v", c.User.Username, got)
 	return nil
 }
-
-// presenceSettled waits until what the clients' polls changed of their
-// presence has been announced (the announcements run beside the polls),
-// so that a test holding "the next pipeline" holds its own.
-func (e *env) presenceSettled(cs ...*client) {
-	e.t.Helper()
-	for _, c := range cs {
-		key := fmt.Sprintf("%spresence:{u:%d}", e.prefix, c.User.ID)
-		storetest.WaitFor(e.t, 10*time.Second, c.User.Username+"'s presence announced", func() bool {
-			h, err := e.rdb.HGetAll(context.Background(), key).Result()
-			return err == nil && h["status"] != "" && (h["since"] == "" || h["ann"] == h["since"])
-		})
-	}
-}
