@@ -24,7 +24,10 @@ func (p *webPage) showMembers() {
 	if evalJS[string](p, `document.querySelector('[data-testid="members-toggle"]').getAttribute('aria-expanded')`) != "true" {
 		p.do(chromedp.Click(testID("members-toggle")))
 	}
-	p.wait(uiSettle, "the members panel", visible(tidSel("members-panel"))+` && __t.all(__t.tid('member-item')).length > 0`)
+	// A width change closes or opens the panel at the next rendering
+	// step, which may come after the look at aria-expanded above; so the
+	// wait opens it again if it closed under the click.
+	p.wait(uiSettle, "the members panel", `(() => { const t = document.querySelector(__t.tid('members-toggle')); if (t.getAttribute('aria-expanded') !== 'true') t.click(); return true; })() && `+visible(tidSel("members-panel"))+` && __t.all(__t.tid('member-item')).length > 0`)
 }
 
 // confirm waits for the confirmation dialog, checks its text has want, and
