@@ -355,12 +355,17 @@ func (e *engine) send(ctx context.Context, id uint64, u *user, dest int, body, c
 		attempts = 1 // a publish has no client_id: a retry could store it twice
 	}
 	if c, ok := e.drv.(chatter); ok && u.chatty && e.typingDue(u, dest) {
-		// Typing first, as a person does; its failure is counted, not the send's.
-		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := c.typing(tctx, e, u, dest); err != nil && ctx.Err() == nil {
-			e.tr.error(errKind("typing", err), time.Now())
-		}
-		cancel()
+		// A person's typing notice goes while they type, seconds before
+		// the send: so beside the send here, never in front of it, where
+		// its round trip would count in the message's latency. Its failure
+		// is counted, not the send's.
+		e.sendWG.Go(func() {
+			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := c.typing(tctx, e, u, dest); err != nil && ctx.Err() == nil {
+				e.tr.error(errKind("typing", err), time.Now())
+			}
+		})
 	}
 	var err error
 	for a := range attempts {
