@@ -10,7 +10,8 @@ build:
 	$(GO) build -o webchat ./cmd/webchat
 
 # bench: Go benchmarks, then webchat and Nchan side by side on one Redis;
-# rewrites the generated part of docs/benchmarks.md (about 8 minutes).
+# rewrites the generated part of docs/benchmarks.md (10 to 20 minutes: the 1,000-user
+# ladder runs up to its knee, which moves with the machine's speed).
 bench: deps
 	@./scripts/bench.sh
 

@@ -4,7 +4,7 @@
 # redis-server, the webchat node(s) and nginx on free loopback ports and
 # stops them), then docs/benchmarks.md from the results.
 #
-#   scripts/bench.sh                  the full run (about 10 minutes), rewrites docs/benchmarks.md
+#   scripts/bench.sh                  the full run (10 to 20 minutes), rewrites docs/benchmarks.md
 #   scripts/bench.sh -quick           a smoke test of the tooling; writes loadtest/results/ only
 #   scripts/bench.sh -only direct-1k  some scenarios (names: direct-1k direct-5k group-500 idle-1k idle-10k)
 set -euo pipefail

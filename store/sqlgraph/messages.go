@@ -68,16 +68,49 @@ func (g *Graph) Archive(ctx context.Context, msgs []store.Message, reads []store
 			}
 			msgs = msgs[n:]
 		}
-		for _, rm := range reads {
-			if _, err := r.exec(ctx, `INSERT INTO read_markers (user_id, conv, seq) VALUES (?, ?, ?)
-				ON CONFLICT (user_id, conv) DO UPDATE SET seq = excluded.seq WHERE read_markers.seq < excluded.seq`,
-				rm.User, rm.Conv, rm.Seq); err != nil {
-				return err
-			}
-		}
-		return nil
+		return upsertReadMarkers(ctx, r, reads)
 	})
 	return moved, err
+}
+
+// upsertReadMarkers raises each user's read marker of a conversation to
+// the highest seq reads hold for it, never lowering one, a chunk of rows
+// per statement. A row per (user, conv): one statement may not touch a row
+// twice (PostgreSQL refuses), and the lower seqs would change nothing.
+func upsertReadMarkers(ctx context.Context, r runner, reads []store.ReadMarker) error {
+	type key struct {
+		u    store.UserID
+		conv string
+	}
+	top := make(map[key]int64, len(reads))
+	rows := make([]key, 0, len(reads)) // first-seen order, for a stable statement
+	for _, rm := range reads {
+		k := key{rm.User, rm.Conv}
+		seq, ok := top[k]
+		if !ok {
+			rows = append(rows, k)
+		}
+		top[k] = max(seq, rm.Seq)
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), archiveChunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO read_markers (user_id, conv, seq) VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, k := range rows[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?, ?, ?)`)
+			args = append(args, k.u, k.conv, top[k])
+		}
+		q.WriteString(` ON CONFLICT (user_id, conv) DO UPDATE SET seq = excluded.seq WHERE read_markers.seq < excluded.seq`)
+		if _, err := r.exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // insertMessages inserts what SQL does not hold yet and returns how many

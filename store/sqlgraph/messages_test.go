@@ -181,6 +181,17 @@ func TestUnreadFromReadMarkers(t *testing.T) {
 		if got[ab] != (store.UnreadCount{N: 1, Last: 5}) {
 			t.Fatalf("unread up to 5: %v", got)
 		}
+		// One batch with a user's marker of a conversation several times,
+		// out of order (reads archived together): the highest stands, and
+		// another user's marker of the same conversation is their own.
+		checkErr(t, "markers in one batch", archive(ctx, g, nil, []store.ReadMarker{
+			{User: b.ID, Conv: ab, Seq: 3}, {User: b.ID, Conv: ab, Seq: 6}, {User: a.ID, Conv: ab, Seq: 7}, {User: b.ID, Conv: ab, Seq: 5},
+		}), nil)
+		for u, want := range map[store.UserID]int64{a.ID: 7, b.ID: 6} {
+			if marks, err := g.ReadMarkers(ctx, u); err != nil || marks[ab] != want {
+				t.Fatalf("user %d: markers %v (%v), want %d", u, marks, err, want)
+			}
+		}
 	})
 }
 

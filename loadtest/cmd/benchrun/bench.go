@@ -40,7 +40,7 @@ type scenario struct {
 // 10% slower, so a 10% bound can be told from the result.
 const directLadder = "500,1000,1500,1650,1800,1950,2100,2300,2500,2700,2950,3200,3500,3800,4150,4500,4900,5300,5800"
 
-// scenarios are what `make bench` runs, about 9 minutes on 2 cores. A ladder
+// scenarios are what `make bench` runs, 10 to 20 minutes on 2 cores. A ladder
 // stops after the first step whose p99 passes 250 ms.
 func scenarios(quick bool) []scenario {
 	s := []scenario{
