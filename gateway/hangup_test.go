@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,6 +102,8 @@ func (h *holdNext) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 func TestHungUpPollCountsAsCancelled(t *testing.T) {
 	hook := &holdNext{held: make(chan struct{}, 1), release: make(chan struct{})}
 	e := newEnv(t, envOpts{hook: hook})
+	release := sync.OnceFunc(func() { close(hook.release) })
+	t.Cleanup(release) // a failure below must not leave the node's flusher held
 	alice, bob := e.signup("alice"), e.signup("bob")
 	befriend(alice, bob)
 	bob.poll(0) // bob's session is in the node's cache from here on
@@ -114,12 +117,21 @@ func TestHungUpPollCountsAsCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	polled := make(chan response, 1)
 	go func() { polled <- bob.doCtx(ctx, "GET", bob.pollPath(0), nil) }()
-	storetest.WaitFor(t, 10*time.Second, "bob's poll to queue", func() bool { return e.plane.BatchStats().Queued > 0 })
+	// At the node, behind the held pipeline. (The queue alone says
+	// nothing: the node's own background work, bob's presence going out,
+	// may be what waits there.)
+	storetest.WaitFor(t, 10*time.Second, "bob's poll to queue", func() bool {
+		return e.serving.polls.Load() == 1 && e.plane.BatchStats().Queued > 0
+	})
+	seen := e.serving.hungUp.Load()
 	cancel()
 	if r := <-polled; r.Status != -1 {
 		t.Fatalf("the hung-up poll was answered: %d %s", r.Status, r.Body)
 	}
-	close(hook.release)
+	// The node learns of the hang-up a moment after the client gave up;
+	// released before that, the poll's step would be sent and answered.
+	storetest.WaitFor(t, 10*time.Second, "the node to see the hang-up", func() bool { return e.serving.hungUp.Load() > seen })
+	release()
 	if r := <-sent; r.Status != 201 {
 		t.Fatalf("alice's send: %d %s", r.Status, r.Body)
 	}

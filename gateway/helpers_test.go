@@ -5,8 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -34,17 +36,18 @@ var pollWait = cmp.Or(os.Getenv("WEBCHAT_TEST_POLL_WAIT"), "subscribe")
 
 // env is one gateway node over a real redis-server and a SQLite file.
 type env struct {
-	t      *testing.T
-	srv    *gateway.Server
-	http   *httptest.Server
-	rdb    redis.UniversalClient
-	block  redis.UniversalClient
-	plane  *plane.Plane
-	graph  *sqlgraph.Graph
-	prefix string
-	reg    *prometheus.Registry
-	opts   envOpts
-	logger *slog.Logger
+	t       *testing.T
+	srv     *gateway.Server
+	http    *httptest.Server
+	rdb     redis.UniversalClient
+	block   redis.UniversalClient
+	plane   *plane.Plane
+	graph   *sqlgraph.Graph
+	prefix  string
+	reg     *prometheus.Registry
+	opts    envOpts
+	logger  *slog.Logger
+	serving *serving // what the node's HTTP server is doing
 }
 
 type envOpts struct {
@@ -134,9 +137,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>webchat</title>")}}
 	srv := gateway.NewServer(logger, graph, pl, sessions, static, o.gateway)
 	t.Cleanup(func() { srv.Close(context.Background()) }) // after the HTTP server (cleanups run last first)
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: pl, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger}
+	hs, sv := serve(t, srv)
+	return &env{t: t, srv: srv, http: hs, rdb: rdb, block: block, plane: pl, graph: graph, prefix: prefix, reg: reg, opts: o, logger: logger, serving: sv}
 }
 
 // secondNode is another gateway node over the same Redis, prefix and SQL,
@@ -154,11 +156,32 @@ func (e *env) secondNodeWaiting(pollWait string) *env {
 	static := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
 	srv := gateway.NewServer(e.logger, e.graph, e.plane, sessions, static, o.gateway)
 	e.t.Cleanup(func() { srv.Close(context.Background()) })
-	hs := httptest.NewServer(srv)
-	e.t.Cleanup(hs.Close)
+	hs, sv := serve(e.t, srv)
 	n := *e
-	n.srv, n.http, n.reg = srv, hs, reg
+	n.srv, n.http, n.reg, n.serving = srv, hs, reg, sv
 	return &n
+}
+
+// serving counts what a node's HTTP server is doing.
+type serving struct {
+	polls  atomic.Int64 // polls being served now
+	hungUp atomic.Int64 // requests whose client went away while the node served them
+}
+
+// serve serves a node over HTTP until the test ends, counting.
+func serve(t *testing.T, srv http.Handler) (*httptest.Server, *serving) {
+	sv := new(serving)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/poll" {
+			sv.polls.Add(1)
+			defer sv.polls.Add(-1)
+		}
+		stop := context.AfterFunc(r.Context(), func() { sv.hungUp.Add(1) })
+		defer stop()
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	return hs, sv
 }
 
 // startArchiver runs an archiver over pl until the test ends.

@@ -88,7 +88,8 @@ type engine struct {
 	polling  atomic.Int64 // polls in flight
 	inflight atomic.Int64 // sends in flight
 	sendWG   sync.WaitGroup
-	rng      *rand.Rand // the sender goroutine's only
+	readWG   sync.WaitGroup // chatty users' reads, started by the poll loops
+	rng      *rand.Rand     // the sender goroutine's only
 
 	protoOnce sync.Once
 	typedMu   sync.Mutex // users' typed maps (sends run concurrently)
@@ -243,7 +244,10 @@ func (e *engine) readAll(ctx context.Context, u *user, ds []delivery) {
 		newest[d.conv] = max(newest[d.conv], d.seq)
 	}
 	for conv, seq := range newest {
-		e.sendWG.Go(func() {
+		// Not sendWG: a step's end waits for its sends while the poll
+		// loops go on, and a WaitGroup may not gain work from zero while
+		// it is waited for.
+		e.readWG.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			if err := c.read(rctx, e, u, conv, seq); err != nil && ctx.Err() == nil {

@@ -139,6 +139,7 @@ func runLoad(ctx context.Context, cfg config, co coord, pr *progress) (*Result, 
 	defer func() {
 		stopPolls()
 		polls.Wait()
+		e.readWG.Wait()
 	}()
 	pr.start(e)
 	defer pr.stop()
