@@ -31,27 +31,15 @@ var widths = []struct {
 }
 
 // setWidth sizes the tab's viewport; phone width also emulates a mobile
-// (touch) device, as a phone is. It returns once the page has rendered a
-// frame at the new width: media-query listeners (the members panel opens
-// and closes with the width) run in that frame, not when the viewport
-// command returns.
+// (touch) device, as a phone is.
 func (p *webPage) setWidth(w, h int64) {
 	p.t.Helper()
 	if w <= phoneWidth {
 		p.do(chromedp.EmulateViewport(w, h, chromedp.EmulateMobile))
-	} else {
-		p.do(chromedp.EmulateViewport(w, h))
+		return
 	}
-	p.wait(uiSettle, "the new width", fmt.Sprintf("innerWidth === %d", w))
-	p.do(chromedp.Evaluate[chromedp.Void](nextFrame, chromedp.EvalAwaitPromise))
+	p.do(chromedp.EmulateViewport(w, h))
 }
-
-// nextFrame resolves after the page's next rendering step (a task after
-// its animation frame), or after 1 s should no frame come.
-const nextFrame = `new Promise((done) => {
-  const late = setTimeout(done, 1000);
-  requestAnimationFrame(() => setTimeout(() => { clearTimeout(late); done(); }));
-})`
 
 // shot writes a screenshot of the tab to $WEBCHAT_SHOTS/<test>-<name>.png
 // when WEBCHAT_SHOTS is set (for people to look at; nothing checks them).
