@@ -68,6 +68,8 @@ type BatchStats struct {
 	Queued    int    // calls waiting to be sent now
 }
 
+// stats reads the pipelines before the calls (flush adds them the other
+// way round), so that a reader never sees more pipelines than calls.
 func (b *batcher) stats() BatchStats {
 	return BatchStats{Pipelines: b.pipelines.Load(), Calls: b.sent.Load(), Abandoned: b.abandoned.Load(), Queued: len(b.calls)}
 }
@@ -208,8 +210,10 @@ func (b *batcher) flush() {
 			}
 		}
 		if len(calls) > 0 {
-			b.pipelines.Add(1)
+			// Calls before the pipeline: stats reads the pipelines
+			// first, so it never sees more pipelines than calls.
 			b.sent.Add(uint64(len(calls)))
+			b.pipelines.Add(1)
 			// Each call's reply or error is in its cmd.
 			b.s.runPipelined(ctx, b.rdb, calls, b.credit)
 		}
